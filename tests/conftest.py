@@ -1,0 +1,5 @@
+"""Shared fixtures. Fixture modules live in tests/fixtures/ and are loaded here."""
+
+pytest_plugins = [
+    "tests.fixtures.projects",
+]
