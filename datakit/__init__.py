@@ -30,7 +30,16 @@ if TYPE_CHECKING:
     from datakit.spec import ProjectSpec, load_spec
     from datakit.status import project_status
 
-__all__ = [*_EXPORTS, "__version__"]
+__all__ = [
+    "DatakitError",
+    "Project",
+    "ProjectSpec",
+    "SpecError",
+    "__version__",
+    "init_project",
+    "load_spec",
+    "project_status",
+]
 
 
 def __getattr__(name: str) -> Any:

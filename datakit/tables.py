@@ -46,9 +46,10 @@ MANIFEST_SCHEMA = pa.schema(
         pa.field("collection_date", pa.string()),  # YYYY-MM-DD, from the source's metadata
         pa.field("collected_at", pa.string(), nullable=False),  # ISO 8601 UTC, when datakit took it
         pa.field("status", pa.string(), nullable=False),  # ok | duplicate | quarantined
-        pa.field("reason", pa.string()),  # why not ok (machine code: "image.too_small: 100x80 < 224x224")
+        # why not ok, machine code first: "image.too_small: 100x80 < 224x224"
+        pa.field("reason", pa.string()),
         pa.field("duplicate_of", pa.string()),  # id of the kept item (exact duplicates)
-        pa.field("near_dup_cluster", pa.string()),  # cluster id shared by near-duplicates, else null
+        pa.field("near_dup_cluster", pa.string()),  # cluster id of near-duplicates, else null
         pa.field("group", pa.string()),  # value of the spec's group key (speaker, document, …)
         pa.field("intake_label", pa.string()),  # class known at intake (folder name / column)
         pa.field("attributes", pa.string()),  # JSON object of extra attributes (region, gender…)

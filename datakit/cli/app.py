@@ -7,7 +7,6 @@ import os
 import traceback
 from typing import Annotated, Any
 
-import click
 import typer
 from typer.core import TyperGroup
 
@@ -35,7 +34,7 @@ def render_error(exc: DatakitError, *, debug: bool) -> None:
 class DatakitGroup(TyperGroup):
     """Catches DatakitError from any command: message + hint on stderr, no traceback."""
 
-    def invoke(self, ctx: click.Context) -> Any:
+    def invoke(self, ctx: typer.Context) -> Any:  # type: ignore[override]
         try:
             return super().invoke(ctx)
         except DatakitError as exc:

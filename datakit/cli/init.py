@@ -12,19 +12,23 @@ TEMPLATES = get_args(TaskType)
 
 
 def init(
-    directory: Annotated[Path, typer.Argument(help="Folder for the new project (created if missing).")],
+    directory: Annotated[
+        Path, typer.Argument(help="Folder for the new project (created if missing).")
+    ],
     template: Annotated[
         str,
-        typer.Option(
-            "--template", "-t", help=f"Task template: {', '.join(TEMPLATES)}."
-        ),
+        typer.Option("--template", "-t", help=f"Task template: {', '.join(TEMPLATES)}."),
     ] = "text_classification",
     dataset_id: Annotated[
         str | None, typer.Option("--id", help="Dataset id: lowercase, digits, dashes.")
     ] = None,
     name_ko: Annotated[str | None, typer.Option("--name-ko", help="데이터셋명 (국문).")] = None,
-    name_en: Annotated[str | None, typer.Option("--name-en", help="Dataset name (English).")] = None,
-    license: Annotated[str, typer.Option("--license", help="Licence of the release.")] = "CC-BY-4.0",
+    name_en: Annotated[
+        str | None, typer.Option("--name-en", help="Dataset name (English).")
+    ] = None,
+    license: Annotated[
+        str, typer.Option("--license", help="Licence of the release.")
+    ] = "CC-BY-4.0",
     force: Annotated[bool, typer.Option("--force", help="Overwrite existing files.")] = False,
     json_out: JsonOpt = False,
 ) -> None:
@@ -49,7 +53,9 @@ def init(
     console.print(f"created a [bold]{template}[/] project in {result.root}")
     for name in result.created:
         console.print(f"  + {name}")
-    console.print(f"next: edit {result.root / 'datakit.yaml'}, then run `datakit plan -p {directory}`")
+    console.print(
+        f"next: edit {result.root / 'datakit.yaml'}, then run `datakit plan -p {directory}`"
+    )
 
 
 def register(app: typer.Typer) -> None:

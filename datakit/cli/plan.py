@@ -11,9 +11,7 @@ def plan(
     project: ProjectOpt = None,
     check: Annotated[
         bool,
-        typer.Option(
-            "--check", help="Change nothing; exit 1 when the artefacts are out of date."
-        ),
+        typer.Option("--check", help="Change nothing; exit 1 when the artefacts are out of date."),
     ] = False,
     keep_edited: Annotated[
         bool, typer.Option("--keep-edited", help="Keep hand-edited artefacts as they are.")
@@ -29,11 +27,12 @@ def plan(
     Example: datakit plan -p reviews --check
     """
     from datakit.errors import DatakitError
+    from datakit.plan.run import EditedPolicy
     from datakit.plan.run import plan as run_plan
 
     if keep_edited and overwrite_edited:
         raise DatakitError("--keep-edited and --overwrite-edited exclude each other")
-    policy = "keep" if keep_edited else "overwrite" if overwrite_edited else "refuse"
+    policy: EditedPolicy = "keep" if keep_edited else "overwrite" if overwrite_edited else "refuse"
     result = run_plan(open_project(project), check=check, edited=policy)
     if json_out:
         print_json(result.to_dict())

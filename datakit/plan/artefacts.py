@@ -65,7 +65,7 @@ def label_config_xml(spec: ProjectSpec) -> str:
         lines.append(f"  <{obj_tag} name={quoteattr(obj)} value={quoteattr('$' + key)}/>")
         required = "true" if spec.label_field.required else "false"
         lines.append(
-            f"  <TextArea name={quoteattr(label)} toName={quoteattr(obj)} rows=\"4\""
+            f'  <TextArea name={quoteattr(label)} toName={quoteattr(obj)} rows="4"'
             f' editable="true" maxSubmissions="1" required="{required}"/>'
         )
     else:  # text/image classification
@@ -83,7 +83,7 @@ def label_config_xml(spec: ProjectSpec) -> str:
     for attr in task.attributes:
         title = attr.description or attr.name
         req = "true" if attr.required else "false"
-        lines.append(f"  <Header value={quoteattr(title)} size=\"6\"/>")
+        lines.append(f'  <Header value={quoteattr(title)} size="6"/>')
         lines.append(
             f"  <Choices name={quoteattr(attr.name)} toName={quoteattr(obj)}"
             f' choice="single-radio" required="{req}" showInline="true">'

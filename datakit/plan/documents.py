@@ -139,7 +139,8 @@ def _task_rules(spec: ProjectSpec) -> list[str]:
             f"- 객체마다 바운딩 박스 하나를 그려 `{lf}`에 클래스와 함께 표시합니다.",
             "- 박스는 객체의 보이는 부분에 빈틈없이 맞춥니다 (여백 최소화).",
             "- 가려진 부분이 절반 이상인 객체도 보이는 부분만 표시합니다.",
-            f"- 두 작업자의 박스는 IoU {spec.annotation.iou_threshold:g} 이상일 때 같은 객체로 봅니다.",
+            f"- 두 작업자의 박스는 IoU {spec.annotation.iou_threshold:g} 이상일 때 "
+            "같은 객체로 봅니다.",
         ]
     return [
         f"- 들리는 그대로 `{lf}`에 한글로 전사합니다 (철자 전사).",
@@ -162,7 +163,9 @@ def annotation_guide(spec: ProjectSpec) -> str:
         f"- 구축 목적: {ds.purpose or todo}",
         f"- 데이터 유형: {DATA_TYPE_KO[spec.data.type]}",
         f"- 라벨링 유형: {TASK_KO[spec.task.type]}",
-        f"- 구축 목표 수량: {spec.targets.total:,}건" if spec.targets.total else "- 구축 목표 수량: 미정",
+        f"- 구축 목표 수량: {spec.targets.total:,}건"
+        if spec.targets.total
+        else "- 구축 목표 수량: 미정",
         "",
         "## 2. 작업 도구",
         "",
@@ -176,9 +179,7 @@ def annotation_guide(spec: ProjectSpec) -> str:
     ]
     if spec.task.classes:
         lines.append(
-            md_table(
-                ["클래스", "정의"], [[c.name, c.definition] for c in spec.task.classes]
-            )
+            md_table(["클래스", "정의"], [[c.name, c.definition] for c in spec.task.classes])
         )
         lines.append("")
     lines += ["## 4. 라벨링 규칙", "", *_task_rules(spec), "", todo, ""]
@@ -201,8 +202,10 @@ def annotation_guide(spec: ProjectSpec) -> str:
         "",
         md_table(
             ["지표", "목표"],
-            [[INDICATOR_KO[k], pct(getattr(q, k)) if k != "agreement" else f"{q.agreement:g}"]
-             for k in INDICATOR_KO],
+            [
+                [INDICATOR_KO[k], pct(getattr(q, k)) if k != "agreement" else f"{q.agreement:g}"]
+                for k in INDICATOR_KO
+            ],
         ),
         "",
         "## 9. 예외 처리와 자주 묻는 질문",
@@ -217,6 +220,9 @@ def plan_summary_rows(spec: ProjectSpec) -> list[tuple[str, str]]:
     """(indicator, target) pairs for printing the plan."""
     q = spec.targets.quality
     return [
-        (f"{INDICATOR_KO[k]} ({k})", f"{getattr(q, k):g}" if k == "agreement" else pct(getattr(q, k)))
+        (
+            f"{INDICATOR_KO[k]} ({k})",
+            f"{getattr(q, k):g}" if k == "agreement" else pct(getattr(q, k)),
+        )
         for k in INDICATOR_KO
     ]

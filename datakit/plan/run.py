@@ -14,7 +14,12 @@ from typing import Literal
 
 from datakit.errors import ArtefactError
 from datakit.io import dumps_json, read_json, sha256_bytes, write_bytes, write_json
-from datakit.plan.artefacts import label_config_xml, label_record_schema, labels_suite, manifest_suite
+from datakit.plan.artefacts import (
+    label_config_xml,
+    label_record_schema,
+    labels_suite,
+    manifest_suite,
+)
 from datakit.plan.documents import annotation_guide, category_definition, plan_summary_rows
 from datakit.project import Project
 from datakit.spec.model import ProjectSpec
@@ -55,7 +60,7 @@ class PlanResult:
             "artefacts": [{"path": a.path, "state": a.state} for a in self.artefacts],
             "targets": {
                 "total": self.total,
-                "per_class": {name: n for name, n in self.classes},
+                "per_class": dict(self.classes),
                 "quality": dict(self.indicators),
             },
         }
@@ -90,9 +95,7 @@ def _read_index(project: Project) -> dict[str, str]:
     return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
 
 
-def plan(
-    project: Project, *, check: bool = False, edited: EditedPolicy = "refuse"
-) -> PlanResult:
+def plan(project: Project, *, check: bool = False, edited: EditedPolicy = "refuse") -> PlanResult:
     """Generate (or with ``check``, compare) the artefacts derived from the spec."""
     spec = project.spec
     rendered = render_artefacts(project, spec)

@@ -23,8 +23,8 @@ from datakit.spec.model import (
     PII_KINDS,
     TASK_DATA_TYPE,
     Annotation,
-    AudioRequirements,
     Attribute,
+    AudioRequirements,
     Data,
     Dataset,
     FieldDef,
@@ -86,7 +86,9 @@ class _Lines:
                 node, last_key_node = node.value[elem], None
             else:
                 break
-        target = last_key_node if (key and last_key_node is not None) else node
+        # Problems about a whole mapping or list point at its key's line, not its first child.
+        on_key = key or isinstance(node, yaml.MappingNode | yaml.SequenceNode)
+        target = last_key_node if (on_key and last_key_node is not None) else node
         return int(target.start_mark.line) + 1
 
 
@@ -223,7 +225,7 @@ def _schema_type(t: str) -> str:
 def _semantic_problems(data: dict[str, Any], file: str, lines: _Lines) -> list[SpecProblem]:
     problems: list[SpecProblem] = []
 
-    def add(path: list[PathElem], msg: str, *, key: bool = False) -> None:
+    def add(path: Sequence[PathElem], msg: str, *, key: bool = False) -> None:
         problems.append(SpecProblem(file, format_path(path), msg, lines.line(path, key=key)))
 
     task = data["task"]
@@ -286,7 +288,10 @@ def _semantic_problems(data: dict[str, Any], file: str, lines: _Lines) -> list[S
     min_classes = {"text_classification": 2, "image_classification": 2, "transcription": 0}
     need = min_classes.get(task_type, 1)
     if len(classes) < need:
-        add(["task", "classes"], f"a {task_type} task needs at least {need} classes, found {len(classes)}")
+        add(
+            ["task", "classes"],
+            f"a {task_type} task needs at least {need} classes, found {len(classes)}",
+        )
 
     for i, attr in enumerate(task.get("attributes", [])):
         if attr["name"] not in field_names:
