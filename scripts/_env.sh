@@ -16,8 +16,8 @@ fi
 stamp=.venv/.datakit-installed
 if [ ! -f "$stamp" ] || ! cmp -s pyproject.toml "$stamp"; then
   echo "installing datakit and its dependencies into .venv ..." >&2
-  .venv/bin/python -m pip install -q --upgrade pip >/dev/null
-  .venv/bin/python -m pip install -q -e ".[dev]"
+  # (grep drops pip's notes about this machine's local index locations, which are noise)
+  .venv/bin/python -m pip install -q -e ".[dev]" 2> >(grep -v "^WARNING: Location" >&2)
   cp pyproject.toml "$stamp"
 fi
 export PATH="$ROOT/.venv/bin:$PATH"

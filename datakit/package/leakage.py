@@ -1,0 +1,56 @@
+"""The leakage check: no exact-hash duplicate, near-duplicate cluster or group spans splits."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+LEAKAGE_KEYS = {
+    "exact_hash": "source_sha256",  # same content sha256
+    "near_duplicate": "near_dup_cluster",  # same near-duplicate cluster
+    "group": "_group",  # same group value (speaker, document, …)
+}
+
+
+def _codes(values: pa.ChunkedArray | pa.Array) -> np.ndarray:  # type: ignore[type-arg]
+    enc = pc.dictionary_encode(values)
+    if isinstance(enc, pa.ChunkedArray):
+        enc = enc.combine_chunks()
+    return np.asarray(pc.fill_null(enc.indices, -1).to_numpy(zero_copy_only=False), np.int64)
+
+
+def overlap(values: pa.ChunkedArray | pa.Array, splits: pa.ChunkedArray | pa.Array) -> int:
+    """Number of distinct non-null values that occur in more than one split."""
+    if len(values) == 0:
+        return 0
+    from .splits import sha256_codes
+
+    fast = sha256_codes(values)
+    v = fast if fast is not None else _codes(values)
+    s = _codes(splits)
+    keep = v >= 0
+    if not keep.any():
+        return 0
+    width = int(s.max()) + 2
+    pairs = np.unique(v[keep] * width + s[keep] + 1)
+    per_value = np.bincount(pairs // width)
+    return int((per_value > 1).sum())
+
+
+def leakage_figures(
+    table: pa.Table, split_column: str = "split", keys: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """``{"exact_hash": n, "near_duplicate": n, "group": n, "total": n}`` for a table with a
+    split column."""
+    out: dict[str, Any] = {}
+    for name, col in (keys or LEAKAGE_KEYS).items():
+        out[name] = (
+            overlap(table.column(col), table.column(split_column))
+            if col in table.column_names
+            else 0
+        )
+    out["total"] = sum(v for v in out.values())
+    return out

@@ -1,0 +1,557 @@
+"""``package(project)``: build ``releases/<version>/`` in a temporary folder, rename it into
+place at the end. Never overwrites a version; the same inputs give byte-identical files."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import unicodedata
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from datakit import __version__
+from datakit.errors import InputError, ReleaseError
+from datakit.io import read_json, sha256_file, write_json, write_text
+from datakit.project import Project
+from datakit.spec.model import ProjectSpec
+
+from .gate import GateResult, enforce_gate, file_sha256
+from .inputs import ReleaseInputs, load_inputs
+from .leakage import leakage_figures
+from .metadata import attribute_counts, check_metadata, class_counts
+from .shards import (
+    LINEAGE_NAMES,
+    MediaMode,
+    ShardWriter,
+    content_column,
+    is_media,
+    release_schema,
+)
+from .splits import assign_splits, split_names
+
+Layout = Literal["huggingface", "aihub"]
+Progress = Callable[[int, int | None], None]
+SPLIT_ALGORITHM = "datakit-units-fnv1a64-splitmix-midpoint/v1"
+SUMS_FILE = "SHA256SUMS"
+METADATA_FILE = "metadata.json"
+TEXT_SHARD_BYTES = 256 << 20
+MEDIA_SHARD_BYTES = 512 << 20
+ROW_GROUP_BYTES = 64 << 20
+
+
+@dataclass
+class PackageResult:
+    version: str
+    path: Path
+    splits: dict[str, int]
+    total: int
+    leakage: dict[str, int]
+    gate: dict[str, Any]
+    layouts: list[str]
+    files: int
+    bytes: int
+    release_date: str
+    skipped: dict[str, int] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "version": self.version,
+            "path": str(self.path),
+            "release_date": self.release_date,
+            "total": self.total,
+            "splits": self.splits,
+            "leakage": self.leakage,
+            "quality": self.gate,
+            "layouts": self.layouts,
+            "files": self.files,
+            "bytes": self.bytes,
+            "skipped": self.skipped,
+        }
+
+
+def release_date(spec: ProjectSpec, inputs: ReleaseInputs | None = None) -> tuple[str, str]:
+    """(YYYY-MM-DD, where it came from): the spec, SOURCE_DATE_EPOCH, else the latest
+    collection time in the manifest. Never the clock, so rebuilds are byte-identical."""
+    if spec.dataset.release_date:
+        return spec.dataset.release_date, "spec"
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    if epoch:
+        try:
+            return datetime.fromtimestamp(int(epoch), UTC).date().isoformat(), "SOURCE_DATE_EPOCH"
+        except ValueError as exc:
+            raise ReleaseError(
+                f"SOURCE_DATE_EPOCH={epoch!r} is not a number of seconds",
+                hint="unset it or set it to a Unix time, e.g. SOURCE_DATE_EPOCH=1767225600",
+            ) from exc
+    if inputs is not None and inputs.latest_collected_at:
+        return inputs.latest_collected_at[:10], "manifest.collected_at"
+    raise ReleaseError(
+        "no release date",
+        hint="set dataset.release_date in datakit.yaml or the SOURCE_DATE_EPOCH variable",
+    )
+
+
+def _check_version(version: str) -> str:
+    version = unicodedata.normalize("NFC", version.strip())
+    if not re.fullmatch(r"[0-9A-Za-z][0-9A-Za-z._+-]*", version):
+        raise ReleaseError(
+            f"release version {version!r} cannot be a folder name",
+            hint="use letters, digits, dots and dashes, e.g. 1.0 or 1.1-beta",
+        )
+    return version
+
+
+def package(
+    project: Project,
+    *,
+    version: str | None = None,
+    layouts: Iterable[Layout] = ("huggingface",),
+    media: MediaMode = "embed",
+    accept_failed_check: bool = False,
+    rows_per_shard: int | None = None,
+    progress: Progress | None = None,
+) -> PackageResult:
+    """Build a release of the project's labelled items. See docs/package.md."""
+    spec = project.spec
+    version = _check_version(version or spec.dataset.version)
+    layout_names: list[str] = sorted({"huggingface", *layouts})
+    final = project.paths.releases / version
+    if final.exists():
+        raise ReleaseError(
+            f"release {version} already exists ({project.paths.rel(final)})",
+            hint="releases are never overwritten: raise dataset.version in datakit.yaml "
+            "(or pass --release-version), or delete the folder yourself",
+        )
+    gate = enforce_gate(project, accept_failed_check=accept_failed_check)
+    inputs = load_inputs(project, spec)
+    # Parsing labels.jsonl leaves freed blocks in Arrow's pool; hand them back before the
+    # split computation (numpy, system allocator) so the two peaks do not add up.
+    pa.default_memory_pool().release_unused()
+    if inputs.items.num_rows == 0:
+        raise ReleaseError(
+            "no item is both collected (status ok) and labelled",
+            hint="run `datakit collect` and `datakit annotate pull` first",
+        )
+    items = inputs.items
+    assignment = assign_splits(
+        pa.table(
+            {
+                "id": items.column("id"),
+                "sha256": items.column("source_sha256"),
+                "group": items.column("_group"),
+                "near_dup_cluster": items.column("near_dup_cluster"),
+                "stratum": items.column("_stratum"),
+            }
+        ),
+        ratios=spec.splits.ratios,
+        seed=spec.splits.seed,
+    )
+    items = items.append_column("split", assignment.column("split"))
+    leakage = leakage_figures(items)
+    if leakage["total"]:  # pragma: no cover - the unit construction rules this out
+        raise ReleaseError(f"split leakage found: {leakage}")
+    date, date_source = release_date(spec, inputs)
+
+    root = project.paths.releases
+    root.mkdir(parents=True, exist_ok=True)
+    for stale in root.glob(f".tmp-{version}-*"):  # left by an interrupted run
+        shutil.rmtree(stale, ignore_errors=True)
+    tmp = root / f".tmp-{version}-{os.getpid()}"
+    tmp.mkdir()
+    try:
+        names = split_names(spec.splits.ratios)
+        split_sizes = {
+            s: int(pc.sum(pc.equal(items.column("split"), s)).as_py() or 0) for s in names
+        }
+        shards = _write_shards(
+            project, spec, inputs, items, tmp, split_sizes, media, rows_per_shard, progress
+        )
+        if "aihub" in layout_names:
+            from .aihub import write_aihub_tree
+
+            write_aihub_tree(project, spec, tmp, shards, date)
+        facts = _facts(
+            project,
+            spec,
+            inputs,
+            items,
+            assignment,
+            leakage,
+            gate,
+            shards,
+            version,
+            date,
+            date_source,
+            layout_names,
+            media,
+        )
+        from .documents import write_documents
+
+        write_documents(tmp, spec, facts)
+        files = _file_list(tmp)
+        meta = {**facts["metadata"], "files": files}
+        check_metadata(meta)
+        write_json(tmp / METADATA_FILE, meta)
+        write_sums(tmp, {f["path"]: f["sha256"] for f in files})
+        tmp.replace(final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    total_bytes = sum(f["bytes"] for f in files)
+    result = PackageResult(
+        version=version,
+        path=final,
+        splits=split_sizes,
+        total=items.num_rows,
+        leakage=leakage,
+        gate=gate.to_dict(),
+        layouts=layout_names,
+        files=len(files) + 2,
+        bytes=total_bytes,
+        release_date=date,
+        skipped={k: v for k, v in inputs.skipped.items() if not k.startswith("_")},
+    )
+    project.record_stage(
+        "package",
+        {
+            "version": version,
+            "total": result.total,
+            "splits": split_sizes,
+            "leakage": leakage["total"],
+            "quality": gate.state,
+            "accepted_failed_check": gate.accepted,
+        },
+    )
+    return result
+
+
+# -- shards ------------------------------------------------------------------------------
+
+
+def _write_shards(
+    project: Project,
+    spec: ProjectSpec,
+    inputs: ReleaseInputs,
+    items: pa.Table,
+    out: Path,
+    split_sizes: dict[str, int],
+    media: MediaMode,
+    rows_per_shard: int | None,
+    progress: Progress | None,
+) -> dict[str, list[dict[str, Any]]]:
+    schema = release_schema(spec, media)
+    content = content_column(spec)
+    media_data = is_media(spec)
+    sizes = items.column("_size")
+    avg = max(1.0, float(pc.mean(sizes).as_py() or 1.0)) if len(sizes) else 1.0
+    target = MEDIA_SHARD_BYTES if media_data else TEXT_SHARD_BYTES
+    per_shard = rows_per_shard or max(1, int(target / avg))
+    row_group = max(1, min(per_shard, 100 if media_data else 100_000, int(ROW_GROUP_BYTES / avg)))
+    writer = ShardWriter(
+        out / "data",
+        schema,
+        split_sizes,
+        rows_per_shard=per_shard,
+        row_group_rows=row_group,
+        progress=progress,
+    )
+    source_col = "stored_path" if media_data else "text"
+    pf = pq.ParquetFile(project.paths.manifest)
+    if source_col not in pf.schema_arrow.names:
+        raise InputError(
+            f"manifest has no {source_col} column", file=project.paths.rel(project.paths.manifest)
+        )
+    positions = inputs.positions
+    offset = 0
+    batch_rows = 256 if media_data else 65_536
+    for batch in pf.iter_batches(batch_size=batch_rows, columns=[source_col]):
+        n = batch.num_rows
+        i0, i1 = np.searchsorted(positions, [offset, offset + n])
+        if i1 > i0:
+            sub = items.slice(int(i0), int(i1 - i0))
+            src = batch.column(0).take(pa.array(positions[i0:i1] - offset))
+            for split in split_sizes:
+                mask = pc.equal(sub.column("split"), split)
+                part = sub.filter(mask)
+                if part.num_rows == 0:
+                    continue
+                part_src = src.filter(
+                    mask.combine_chunks() if isinstance(mask, pa.ChunkedArray) else mask
+                )
+                if media_data:
+                    cvalues = _media_values(project, part, part_src, out, split, media)
+                else:
+                    cvalues = part_src
+                cols = []
+                for f in schema:
+                    if f.name == content:
+                        cols.append(
+                            pa.array(cvalues, f.type)
+                            if not isinstance(cvalues, pa.Array)
+                            else cvalues.cast(f.type)
+                        )
+                    elif f.name in part.column_names:
+                        cols.append(part.column(f.name).combine_chunks().cast(f.type))
+                    else:
+                        cols.append(pa.nulls(part.num_rows, f.type))
+                writer.add(split, pa.RecordBatch.from_arrays(cols, schema=schema))
+        offset += n
+    files = writer.close()
+    return {
+        split: [
+            {
+                "path": f"data/{p.name}",
+                "rows": pq.ParquetFile(p).metadata.num_rows,
+                "bytes": p.stat().st_size,
+            }
+            for p in paths
+        ]
+        for split, paths in files.items()
+    }
+
+
+def _media_values(
+    project: Project, part: pa.Table, stored: pa.Array, out: Path, split: str, media: MediaMode
+) -> list[Any]:
+    values: list[Any] = []
+    for item_id, rel in zip(part.column("id").to_pylist(), stored.to_pylist(), strict=True):
+        if not rel:
+            raise InputError(
+                "the item has no stored file",
+                file="data/manifest.parquet",
+                item=item_id,
+                field="stored_path",
+            )
+        path = project.root / rel
+        name = unicodedata.normalize("NFC", f"{item_id}{Path(rel).suffix.lower()}")
+        try:
+            if media == "embed":
+                values.append({"bytes": path.read_bytes(), "path": name})
+            else:
+                dest = out / "files" / split / name
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(path, dest)
+                values.append(f"files/{split}/{name}")
+        except OSError as exc:
+            raise InputError(
+                f"cannot read the source file ({exc.strerror})",
+                file=rel,
+                item=item_id,
+                field="stored_path",
+                hint="rerun `datakit collect` to restore data/source/",
+            ) from exc
+    return values
+
+
+# -- facts, checksums --------------------------------------------------------------------
+
+
+def _file_list(folder: Path) -> list[dict[str, Any]]:
+    out = []
+    for p in sorted(folder.rglob("*")):
+        if p.is_file() and p.name not in (METADATA_FILE, SUMS_FILE):
+            rel = p.relative_to(folder).as_posix()
+            out.append({"path": rel, "sha256": sha256_file(p), "bytes": p.stat().st_size})
+    return sorted(out, key=lambda f: f["path"])
+
+
+def write_sums(folder: Path, known: dict[str, str] | None = None) -> None:
+    """SHA256SUMS of every file (``sha256sum -c`` format); ``known`` holds digests already
+    computed (path → sha256) so large shards are not hashed twice."""
+    known = known or {}
+    lines = []
+    for p in sorted(folder.rglob("*")):
+        if p.is_file() and p.name != SUMS_FILE:
+            rel = p.relative_to(folder).as_posix()
+            lines.append(f"{known.get(rel) or sha256_file(p)}  {rel}")
+    write_text(folder / SUMS_FILE, "\n".join(sorted(lines, key=lambda s: s[66:])) + "\n")
+
+
+def _facts(
+    project: Project,
+    spec: ProjectSpec,
+    inputs: ReleaseInputs,
+    items: pa.Table,
+    assignment: pa.Table,
+    leakage: dict[str, int],
+    gate: GateResult,
+    shards: dict[str, list[dict[str, Any]]],
+    version: str,
+    date: str,
+    date_source: str,
+    layouts: list[str],
+    media: MediaMode,
+) -> dict[str, Any]:
+    ds = spec.dataset
+    splits = items.column("split")
+    counts_split = {s: sum(x["rows"] for x in v) for s, v in shards.items()}
+    sources = {
+        k: sum(v.values()) for k, v in attribute_counts_for(items, "source_name", splits).items()
+    }
+    methods: dict[str, int] = {}
+    mean_agreement = mean_annotators = None
+    if "label_method" in items.column_names:
+        methods = {
+            k: sum(v.values())
+            for k, v in attribute_counts_for(items, "label_method", splits).items()
+        }
+        mean_agreement = pc.mean(items.column("agreement")).as_py()
+        mean_annotators = pc.mean(items.column("n_annotators")).as_py()
+    schema = release_schema(spec, media)
+    content = content_column(spec)
+    label_names = {spec.task.label_field, *(a.name for a in spec.task.attributes)}
+
+    def role(name: str) -> str:
+        if name == "id":
+            return "id"
+        if name == content:
+            return "content"
+        if name in LINEAGE_NAMES:
+            return "lineage"
+        return "label" if name in label_names else "field"
+
+    pii_items = 0
+    metadata: dict[str, Any] = {
+        "datakit_release": 1,
+        "dataset": {
+            "id": ds.id,
+            "name": {"ko": ds.name_ko, "en": ds.name_en},
+            "version": ds.version,
+            "license": ds.license,
+            "domain": ds.domain,
+            "purpose": ds.purpose,
+            "services": list(ds.services),
+            "keywords": list(ds.keywords),
+            "year": ds.year,
+            "organizations": {
+                "builder": ds.organizations.builder,
+                "labeler": ds.organizations.labeler,
+                "inspector": ds.organizations.inspector,
+            },
+            "contact": {"name": ds.contact_name, "email": ds.contact_email},
+        },
+        "release": {
+            "version": version,
+            "date": date,
+            "date_source": date_source,
+            "layouts": layouts,
+            "media": media if is_media(spec) else "none",
+        },
+        "task": {
+            "type": spec.task.type,
+            "data_type": spec.data.type,
+            "label_field": spec.task.label_field,
+            "classes": list(spec.task.class_names),
+        },
+        "counts": {
+            "total": items.num_rows,
+            "splits": counts_split,
+            "classes": class_counts(spec, items, splits),
+            "attributes": attribute_counts(spec, items, splits),
+            "skipped": inputs.skipped,
+        },
+        "splits": {
+            "ratios": dict(spec.splits.ratios),
+            "seed": spec.splits.seed,
+            "stratify": spec.stratify_key,
+            "group": spec.splits.group,
+            "algorithm": SPLIT_ALGORITHM,
+            "units": int(pc.count_distinct(assignment.column("unit")).as_py() or 0),
+        },
+        "leakage": leakage,
+        "quality": gate.to_dict(),
+        "fields": [
+            {
+                "name": f.name,
+                "type": f.type,
+                "required": f.required,
+                "description": f.description,
+                "group": f.group,
+                "range": f.range_text()
+                or (
+                    ", ".join(spec.task.class_names)
+                    if f.type in ("class", "classes", "spans", "boxes")
+                    else ""
+                ),
+            }
+            for f in spec.fields
+        ],
+        "columns": [
+            {"name": f.name, "arrow_type": str(f.type), "role": role(f.name)} for f in schema
+        ],
+        "shards": shards,
+        "provenance": {
+            "datakit_version": __version__,
+            "spec_sha256": project.spec_hash,
+            "manifest_sha256": file_sha256(project.paths.manifest),
+            "labels_sha256": file_sha256(project.paths.labels),
+            "consensus_sha256": (
+                sha256_file(project.paths.annotations / "consensus.parquet")
+                if (project.paths.annotations / "consensus.parquet").is_file()
+                else None
+            ),
+            "sources": sources,
+            "collection_period": {
+                "from": inputs.collection_dates[0],
+                "to": inputs.collection_dates[1],
+            },
+            "annotation": {
+                "annotators_per_item": spec.annotation.annotators_per_item,
+                "mean_annotators": _round(mean_annotators),
+                "mean_agreement": _round(mean_agreement),
+                "methods": methods,
+            },
+        },
+        "pii": {
+            "detect": list(spec.pii.detect),
+            "action": spec.pii.action,
+            "content": "de-identified",
+            "items_with_findings": inputs.skipped.get("_pii_items", pii_items),
+        },
+    }
+    metadata["counts"]["skipped"] = {
+        k: v for k, v in inputs.skipped.items() if not k.startswith("_")
+    }
+    return {"metadata": metadata, "spec": spec, "history": release_history(project)}
+
+
+def release_history(project: Project) -> list[dict[str, Any]]:
+    """Earlier releases of the project (version, date, total), oldest first."""
+    out = []
+    for meta_path in project.paths.releases.glob(f"*/{METADATA_FILE}"):
+        try:
+            m = read_json(meta_path)
+            total = int(m["counts"]["total"])
+            out.append(
+                {"version": m["release"]["version"], "date": m["release"]["date"], "total": total}
+            )
+        except (ValueError, KeyError, TypeError):
+            continue
+    out.sort(key=lambda h: (h["date"], h["version"]))
+    for i, h in enumerate(out):
+        prev = out[i - 1]["total"] if i else None
+        h["change"] = (
+            f"최초 공개 ({h['total']:,}건)"
+            if prev is None
+            else f"{h['total']:,}건 (이전 버전 대비 {h['total'] - prev:+,}건)"
+        )
+    return out
+
+
+def attribute_counts_for(items: pa.Table, column: str, splits: Any) -> dict[str, dict[str, int]]:
+    from .metadata import _by_split
+
+    return _by_split(items.column(column), splits)
+
+
+def _round(x: float | None) -> float | None:
+    return None if x is None else round(float(x), 4)

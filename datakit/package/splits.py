@@ -1,0 +1,236 @@
+"""Split assignment: a pure function of (item ids, groups, clusters, hashes, strata, ratios, seed).
+
+The algorithm, so that any engine (this one on Arrow/numpy, a later one on Spark running the
+same numpy code in a pandas UDF) gives the identical assignment:
+
+1. **Units.** Items that share an exact content hash (``sha256``), a group value (speaker,
+   document, …) or a near-duplicate cluster are joined (connected components). A unit never
+   straddles two splits.
+2. **Unit key.** Every item gets ``stable_hash64(f"{seed}:{id}")`` (FNV-1a 64 over the UTF-8
+   bytes, then the splitmix64 finaliser). A unit's key is the minimum over its members, so it
+   does not depend on input order.
+3. **Stratum.** A unit's stratum is the most common stratum value among its members (ties:
+   the smallest value; null is its own stratum).
+4. **Assignment.** Within each stratum, units are ordered by key; walking them in that order,
+   a unit goes to the split whose cumulative ratio interval holds the midpoint of the unit's
+   item range. Ratios are met per stratum up to one unit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+import pyarrow.compute as pc
+
+SPLIT_ORDER: tuple[str, ...] = ("train", "validation", "test")
+
+_FNV_OFFSET = np.uint64(0xCBF29CE484222325)
+_FNV_PRIME = np.uint64(0x100000001B3)
+
+
+def _mix64(h: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
+    """splitmix64 finaliser: spreads FNV's low-entropy high bits."""
+    h = h ^ (h >> np.uint64(30))
+    h = h * np.uint64(0xBF58476D1CE4E5B9)
+    h = h ^ (h >> np.uint64(27))
+    h = h * np.uint64(0x94D049BB133111EB)
+    out: npt.NDArray[np.uint64] = h ^ (h >> np.uint64(31))
+    return out
+
+
+def stable_hash64(
+    values: pa.Array | pa.ChunkedArray | Sequence[str | None], seed: int
+) -> npt.NDArray[np.uint64]:
+    """64-bit hash of ``f"{seed}:{value}"`` for each string, vectorised (no Python loop per row).
+
+    Null strings hash like the empty string. Returns a ``uint64`` numpy array.
+    """
+    arr = (
+        values if isinstance(values, pa.Array | pa.ChunkedArray) else pa.array(values, pa.string())
+    )
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks() if arr.num_chunks else pa.array([], pa.string())
+    arr = pc.fill_null(arr.cast(pa.large_string()), "")
+    n = len(arr)
+    h: npt.NDArray[np.uint64] = np.full(n, _FNV_OFFSET, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for b in f"{seed}:".encode():
+            h = (h ^ np.uint64(b)) * _FNV_PRIME
+        if n == 0:
+            return h
+        bufs = arr.buffers()
+        offsets = np.frombuffer(bufs[1], dtype=np.int64)[arr.offset : arr.offset + n + 1]
+        data = (
+            np.frombuffer(bufs[2], dtype=np.uint8) if bufs[2] is not None else np.zeros(0, np.uint8)
+        )
+        starts = offsets[:-1]
+        lengths = offsets[1:] - starts
+        active = np.arange(n)
+        j = 0
+        while True:
+            active = active[lengths[active] > j]
+            if active.size == 0:
+                break
+            byte = data[starts[active] + j].astype(np.uint64)
+            h[active] = (h[active] ^ byte) * _FNV_PRIME
+            j += 1
+        return _mix64(h)
+
+
+_HEX = np.full(256, 255, dtype=np.uint8)
+_HEX[np.frombuffer(b"0123456789", np.uint8)] = np.arange(10, dtype=np.uint8)
+_HEX[np.frombuffer(b"abcdef", np.uint8)] = np.arange(10, 16, dtype=np.uint8)
+_HEX[np.frombuffer(b"ABCDEF", np.uint8)] = np.arange(10, 16, dtype=np.uint8)
+
+
+def sha256_codes(values: pa.Array | pa.ChunkedArray) -> npt.NDArray[np.int64] | None:
+    """Codes for a column of sha256 hex digests from their first 64 bits, without a hash
+    table of the strings (a 5M-row dictionary costs ~0.5 GB). Returns None unless every
+    value is a 64-character hex string. A shared 64-bit prefix of two different digests
+    (odds ~n²/2⁶⁵) only joins two units, which never causes leakage."""
+    arr = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+    n = len(arr)
+    if n == 0 or arr.null_count or not pa.types.is_string(arr.type):
+        return None
+    bufs = arr.buffers()
+    offsets = np.frombuffer(bufs[1], dtype=np.int32)[arr.offset : arr.offset + n + 1]
+    if not np.all(np.diff(offsets) == 64):
+        return None
+    data = np.frombuffer(bufs[2], dtype=np.uint8)[offsets[0] : offsets[-1]].reshape(n, 64)
+    nibbles = _HEX[data[:, :16]]
+    if (nibbles == 255).any():
+        return None
+    prefix: npt.NDArray[np.uint64] = np.zeros(n, dtype=np.uint64)
+    for k in range(16):
+        prefix = (prefix << np.uint64(4)) | nibbles[:, k].astype(np.uint64)
+    _, codes = np.unique(prefix, return_inverse=True)
+    return np.asarray(codes, dtype=np.int64).reshape(n)
+
+
+def _codes(values: pa.Array | pa.ChunkedArray) -> npt.NDArray[np.int64]:
+    """Dense integer code per distinct non-null value, -1 for null."""
+    enc = pc.dictionary_encode(values)
+    if isinstance(enc, pa.ChunkedArray):
+        enc = (
+            enc.combine_chunks()
+            if enc.num_chunks
+            else pa.array([], pa.dictionary(pa.int32(), pa.string()))
+        )
+    return np.asarray(pc.fill_null(enc.indices, -1).to_numpy(zero_copy_only=False), dtype=np.int64)
+
+
+def connected_units(key_codes: Sequence[npt.NDArray[np.int64]], n: int) -> npt.NDArray[np.int64]:
+    """Component label per item, items joined when they share a code in any key column.
+
+    Min-label propagation with pointer jumping; labels are item positions (input-order
+    dependent), callers derive order-free keys from them.
+    """
+    comp: npt.NDArray[np.int64] = np.arange(n, dtype=np.int64)
+    keys = [c for c in key_codes if c.size and (c >= 0).any()]
+    while True:
+        before = comp.copy()
+        for codes in keys:
+            has = codes >= 0
+            if not has.any():
+                continue
+            m = np.full(int(codes.max()) + 1, n, dtype=np.int64)
+            np.minimum.at(m, codes[has], comp[has])
+            comp[has] = np.minimum(comp[has], m[codes[has]])
+        while True:  # pointer jumping: point every item at its label's label
+            nxt = comp[comp]
+            if np.array_equal(nxt, comp):
+                break
+            comp = np.asarray(nxt, dtype=np.int64)
+        if np.array_equal(before, comp):
+            return comp
+
+
+def split_names(ratios: Mapping[str, float]) -> list[str]:
+    return [s for s in SPLIT_ORDER if ratios.get(s, 0) > 0]
+
+
+def assign_splits(
+    table: pa.Table,
+    *,
+    ratios: Mapping[str, float],
+    seed: int,
+) -> pa.Table:
+    """Assign every row of ``table`` to a split.
+
+    ``table`` has a string column ``id`` (unique) and optional string columns ``sha256``,
+    ``group``, ``near_dup_cluster`` (units) and ``stratum``. Returns a table with the input's
+    row order and columns ``id``, ``unit`` (the unit key, uint64) and ``split``.
+    """
+    n = table.num_rows
+    names = split_names(ratios)
+    if n == 0:
+        return pa.table(
+            {
+                "id": pa.array([], pa.string()),
+                "unit": pa.array([], pa.string()),
+                "split": pa.array([], pa.string()),
+            }
+        )
+    item_hash = stable_hash64(table.column("id"), seed)
+    unit_cols = [c for c in ("sha256", "group", "near_dup_cluster") if c in table.column_names]
+    codes = []
+    for c in unit_cols:
+        fast = sha256_codes(table.column(c)) if c == "sha256" else None
+        codes.append(fast if fast is not None else _codes(table.column(c)))
+    comp = connected_units(codes, n)
+
+    # Order-free unit key: the smallest member hash.
+    unit_key = np.full(n, np.iinfo(np.uint64).max, dtype=np.uint64)
+    np.minimum.at(unit_key, comp, item_hash)
+    key = unit_key[comp]
+
+    # Stratum per item (codes ordered by value, so ties break on the smallest value).
+    if "stratum" in table.column_names:
+        strat = pc.fill_null(table.column("stratum").cast(pa.string()), "")
+        enc = pc.dictionary_encode(strat).combine_chunks()
+        rank = np.argsort(np.argsort(np.asarray(enc.dictionary.to_pylist(), dtype=object)))
+        item_stratum = rank[np.asarray(enc.indices.to_numpy(zero_copy_only=False), np.int64)]
+    else:
+        item_stratum = np.zeros(n, dtype=np.int64)
+
+    # Majority stratum per unit: sort items by (unit, stratum), count runs.
+    order = np.lexsort((item_stratum, comp))
+    c_sorted, s_sorted = comp[order], item_stratum[order]
+    run_start = np.r_[True, (c_sorted[1:] != c_sorted[:-1]) | (s_sorted[1:] != s_sorted[:-1])]
+    starts = np.flatnonzero(run_start)
+    run_len = np.diff(np.r_[starts, n])
+    run_comp, run_strat = c_sorted[starts], s_sorted[starts]
+    # Best run per unit: largest count, then smallest stratum code.
+    best = np.lexsort((run_strat, -run_len, run_comp))
+    first = np.r_[True, run_comp[best][1:] != run_comp[best][:-1]]
+    chosen = best[first]
+    unit_comp = run_comp[chosen]  # sorted unit labels
+    unit_stratum = run_strat[chosen]
+    unit_size = np.bincount(comp, minlength=n)[unit_comp]
+    unit_k = unit_key[unit_comp]
+
+    # Within each stratum, walk units by key; the midpoint of each unit's item range decides.
+    u_order = np.lexsort((unit_k, unit_stratum))
+    st, sz = unit_stratum[u_order], unit_size[u_order].astype(np.float64)
+    cum = np.cumsum(sz)
+    new_stratum = np.r_[True, st[1:] != st[:-1]]
+    grp = np.cumsum(new_stratum) - 1
+    base = np.r_[0.0, cum][np.flatnonzero(new_stratum)][grp]
+    total = np.bincount(grp, weights=sz)[grp]
+    mid = (cum - base - sz / 2.0) / total
+    weights = np.array([ratios[s] for s in names], dtype=np.float64)
+    bounds = np.cumsum(weights / weights.sum())[:-1]
+    unit_split_sorted = np.searchsorted(bounds, mid, side="right")
+    unit_split = np.empty_like(unit_split_sorted)
+    unit_split[u_order] = unit_split_sorted
+
+    split_of_comp = np.zeros(n, dtype=np.int64)
+    split_of_comp[unit_comp] = unit_split
+    item_split = split_of_comp[comp]
+    split_arr = pa.DictionaryArray.from_arrays(
+        pa.array(item_split.astype(np.int32)), pa.array(names, pa.string())
+    ).cast(pa.string())
+    return pa.table({"id": table.column("id"), "unit": pa.array(key), "split": split_arr})

@@ -1,0 +1,55 @@
+"""The package stage's section of ``datakit status``: the releases and what they hold."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from datakit.io import read_json
+from datakit.project import Project
+
+
+def status_section(project: Project) -> dict[str, Any] | None:
+    root = project.paths.releases
+    if not root.is_dir():
+        return None
+    releases = []
+    for meta_path in sorted(root.glob("*/metadata.json")):
+        try:
+            m = read_json(meta_path)
+            releases.append(
+                {
+                    "version": m["release"]["version"],
+                    "date": m["release"]["date"],
+                    "total": m["counts"]["total"],
+                    "splits": m["counts"]["splits"],
+                    "quality": m["quality"]["state"],
+                    "accepted_failed_check": m["quality"]["accepted_failed_check"],
+                    "leakage": m["leakage"]["total"],
+                    "layouts": m["release"]["layouts"],
+                    "path": project.paths.rel(meta_path.parent),
+                }
+            )
+        except (ValueError, KeyError, TypeError):
+            releases.append({"version": meta_path.parent.name, "error": "metadata.json unreadable"})
+    if not releases:
+        return None
+    rows = [
+        [
+            r["version"],
+            r.get("date", ""),
+            f"{r['total']:,}" if "total" in r else "",
+            " / ".join(f"{k} {v:,}" for k, v in r.get("splits", {}).items()),
+            r.get("quality", r.get("error", ""))
+            + (" (accepted)" if r.get("accepted_failed_check") else ""),
+            r.get("leakage", ""),
+        ]
+        for r in releases
+    ]
+    return {
+        "releases": releases,
+        "table": {
+            "title": "releases",
+            "columns": ["version", "date", "items", "splits", "quality", "leakage"],
+            "rows": rows,
+        },
+    }

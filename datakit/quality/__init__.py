@@ -1,0 +1,33 @@
+"""The check stage (검수·품질검증): AI Hub quality indicators, expectation suites,
+sampling inspection, reports and the gate.
+
+Library use::
+
+    from datakit.project import Project
+    from datakit.quality import check
+
+    report = check(Project.open("reviews"))
+    report.passed, report.indicators["syntactic"].value
+
+Modules: ``census`` (구문 정확성), ``sampling`` and ``inspection`` (의미 정확성),
+``indicators`` (the pure indicator functions), ``expectations`` (Great Expectations in
+batches), ``report`` (quality.json / .html / 결과서 / 오류목록), ``run`` (:func:`check`).
+Heavy libraries are imported inside functions, so importing this package is cheap.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from datakit.quality.run import QualityReport, check
+
+__all__ = ["QualityReport", "check"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in __all__:
+        from datakit.quality import run
+
+        return getattr(run, name)
+    raise AttributeError(name)

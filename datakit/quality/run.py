@@ -1,0 +1,390 @@
+"""``datakit check``: measure every indicator, write the reports, decide the gate.
+
+:func:`check` gathers the inputs (manifest, labels, per-item label files, inspection
+verdicts, agreement figures, expectation suites), hands them to the pure functions in
+``census``, ``indicators`` and ``expectations``, and writes ``reports/`` through
+``report``. The result is a :class:`QualityReport`; the CLI turns ``passed`` into the
+exit code. Nothing here raises for bad *data* — only for a project that cannot be
+checked at all (no manifest, no label schema).
+"""
+
+from __future__ import annotations
+
+import json
+import posixpath
+from collections import Counter, defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from datakit.errors import ArtefactError
+from datakit.io import read_json, sha256_file
+from datakit.project import Project
+from datakit.quality import indicators as ind
+from datakit.quality.census import (
+    CensusResult,
+    RecordError,
+    census_files,
+    census_jsonl,
+    pair_with_manifest,
+    paired_items,
+)
+
+Progress = Callable[[int, int | None], None]
+PhaseCallback = Callable[[str], None]
+REPORT_VERSION = 1
+
+
+@dataclass
+class QualityReport:
+    """One check run: the indicators, the gate and where the reports were written."""
+
+    passed: bool
+    generated_at: str
+    spec_sha256: str
+    inputs: dict[str, Any]
+    checkpoint: dict[str, Any]
+    indicators: dict[str, ind.Indicator]
+    errors: list[RecordError] = field(default_factory=list)
+    expectations: list[dict[str, Any]] = field(default_factory=list)
+    files: dict[str, str] = field(default_factory=dict)
+    dataset: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def failed_indicators(self) -> list[str]:
+        return [n for n, i in self.indicators.items() if i.passed is False]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The content of ``reports/quality.json`` (specs/quality-report.schema.json)."""
+        counts = dict.fromkeys(("형식", "구조", "파일"), 0)
+        for e in self.errors:
+            counts[e.kind] += 1
+        return {
+            "report_version": REPORT_VERSION,
+            "passed": self.passed,
+            "generated_at": self.generated_at,
+            "spec_sha256": self.spec_sha256,
+            "dataset": self.dataset,
+            "inputs": self.inputs,
+            "checkpoint": self.checkpoint,
+            "indicators": {n: i.to_dict() for n, i in self.indicators.items()},
+            "failed": self.failed_indicators,
+            "errors": {"counts": counts, "total": len(self.errors)},
+            "expectations": self.expectations,
+            "files": self.files,
+        }
+
+
+def _facet_fields(project: Project) -> list[str]:
+    spec = project.spec
+    fields = [spec.task.label_field]
+    for attr in spec.targets.composition:
+        if attr in spec.field_names and attr not in fields:
+            fields.append(attr)
+    if "file_name" in spec.field_names:
+        fields.append("file_name")
+    return fields
+
+
+def _label_schema(project: Project) -> dict[str, Any]:
+    path = project.paths.label_schema
+    if not path.is_file():
+        raise ArtefactError(
+            f"{project.paths.rel(path)} does not exist",
+            hint="run `datakit plan` to generate the label schema",
+        )
+    try:
+        schema: dict[str, Any] = read_json(path)
+    except ValueError as exc:
+        raise ArtefactError(
+            f"{project.paths.rel(path)} is not valid JSON: {exc}",
+            hint="run `datakit plan --overwrite-edited` to regenerate it",
+        ) from exc
+    return schema
+
+
+def default_label_files_dir(project: Project) -> Path:
+    """Where AI Hub-style per-item label JSON files are looked for by default."""
+    return project.paths.annotations / "labels"
+
+
+def check(
+    project: Project,
+    *,
+    checkpoint: str | None = None,
+    label_files: Path | None = None,
+    workers: int | None = None,
+    batch_rows: int | None = None,
+    semantic_gate: Literal["rate", "bound"] = "rate",
+    confidence: float = 0.95,
+    write: bool = True,
+    progress: Progress | None = None,
+    on_phase: PhaseCallback | None = None,
+) -> QualityReport:
+    """Measure every indicator against the spec's targets and write ``reports/``."""
+    from datakit.quality.expectations import (
+        BATCH_ROWS,
+        labels_batches,
+        load_suites,
+        manifest_batches,
+        validate_batches,
+    )
+    from datakit.tables import read_manifest
+
+    def phase(name: str) -> None:
+        if on_phase is not None:
+            on_phase(name)
+
+    spec = project.spec
+    q = spec.targets.quality
+    paths = project.paths
+    project.require(paths.manifest, produced_by="datakit collect")
+    schema = _label_schema(project)
+    manifest = read_manifest(paths.manifest)
+    mrows = manifest.select(["id", "status", "source_path"]).to_pydict()
+    statuses = dict(zip(mrows["id"], mrows["status"], strict=True))
+    facet_fields = _facet_fields(project)
+    file_names = None
+    if "file_name" in facet_fields:
+        file_names = {
+            i: posixpath.basename(p.split("#", 1)[0])
+            for i, p in zip(mrows["id"], mrows["source_path"], strict=True)
+        }
+    fn_facet = facet_fields.index("file_name") if "file_name" in facet_fields else None
+
+    # -- syntactic census -------------------------------------------------------------------
+    census = CensusResult()
+    jsonl_records = 0
+    inputs: dict[str, Any] = {
+        "manifest": paths.rel(paths.manifest),
+        "manifest_sha256": sha256_file(paths.manifest),
+        "labels": paths.rel(paths.labels),
+        "labels_sha256": None,
+        "label_files": None,
+        "label_files_count": 0,
+    }
+    if paths.labels.is_file():
+        phase("구문 정확성: labels.jsonl")
+        inputs["labels_sha256"] = sha256_file(paths.labels)
+        part = census_jsonl(
+            paths.labels,
+            schema,
+            file=paths.rel(paths.labels),
+            facet_fields=facet_fields,
+            workers=workers,
+            progress=progress,
+        )
+        pair_with_manifest(part, statuses, file_names=file_names, file_name_facet=fn_facet)
+        jsonl_records = part.records
+        census.merge(part)
+    files_dir = label_files or default_label_files_dir(project)
+    if files_dir.is_dir():
+        files = sorted(p for p in files_dir.rglob("*.json") if p.is_file())
+        if files:
+            phase("구문 정확성: per-item label files")
+            inputs["label_files"] = paths.rel(files_dir)
+            inputs["label_files_count"] = len(files)
+            part = census_files(
+                files,
+                schema,
+                names=[paths.rel(f) for f in files],
+                facet_fields=facet_fields,
+                workers=workers,
+                progress=progress,
+            )
+            pair_with_manifest(part, statuses, file_names=file_names, file_name_facet=fn_facet)
+            census.merge(part)
+
+    results: dict[str, ind.Indicator] = {}
+    results["syntactic"] = ind.syntactic(census, q.syntactic)
+    phase("형식성")
+    results["format"] = ind.format_fitness(manifest, spec, q.format)
+
+    # -- completeness and diversity over the delivered (paired) items ---------------------------
+    delivered = paired_items(census, statuses)
+    label_i = 0
+    per_class: Counter[str] = Counter()
+    for facets in delivered.values():
+        if facets:
+            for c in ind.classes_of(facets[label_i]):
+                per_class[c] += 1
+    results["completeness"] = ind.completeness(
+        len(delivered),
+        per_class,
+        target_total=spec.targets.total,
+        target_per_class=spec.targets.per_class,
+        target=q.completeness,
+    )
+    results["diversity"] = ind.diversity(
+        _composition_counts(project, manifest, delivered, facet_fields),
+        spec.targets.composition,
+        q.diversity,
+    )
+
+    # -- semantic accuracy (sampling inspection) -----------------------------------------------
+    from datakit.quality.inspection import sample_verdicts
+
+    plan, verdicts = sample_verdicts(project)
+    sample_info = (
+        {}
+        if plan is None
+        else {
+            "method": plan.method,
+            "lot_size": plan.lot_size,
+            "size": plan.size,
+            "seed": plan.seed,
+            "created_at": plan.created_at,
+        }
+    )
+    results["semantic"] = ind.semantic(
+        verdicts,
+        q.semantic,
+        confidence=confidence,
+        gate=semantic_gate,
+        sample_info=sample_info,
+        task_metric=_task_metric(project),
+    )
+
+    # -- agreement --------------------------------------------------------------------------
+    agreement_path = paths.annotations / "agreement.json"
+    agreement_data = read_json(agreement_path) if agreement_path.is_file() else None
+    results["agreement"] = ind.agreement(agreement_data, q.agreement)
+
+    # -- expectation suites -------------------------------------------------------------------
+    phase("Great Expectations")
+    suites = load_suites(paths.expectations, rel=paths.rel)
+    outcomes: list[dict[str, Any]] = []
+    rows = batch_rows or BATCH_ROWS
+    for table in ("manifest", "labels"):
+        chosen = [s for s in suites if s.table == table]
+        if not chosen:
+            continue
+        if table == "manifest":
+            opener = manifest_batches(paths.manifest, rows)
+            total = manifest.num_rows
+        else:
+            if jsonl_records == 0:
+                continue  # no label table yet: the suites have nothing to say
+            opener = labels_batches(paths.labels, spec.field_names, rows)
+            total = jsonl_records
+        outs = validate_batches(opener, chosen, total_rows=total, progress=progress)
+        outcomes.extend(o.to_dict() for o in outs)
+    results["expectations"] = ind.expectations(outcomes)
+
+    indicators: dict[str, ind.Indicator] = {name: results[name] for name in ind.INDICATORS}
+    labelled = len(delivered)
+    target_total = spec.targets.total
+    report = QualityReport(
+        passed=ind.gate(indicators.values()),
+        generated_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        spec_sha256=project.spec_hash,
+        inputs=inputs,
+        checkpoint={
+            "name": checkpoint,
+            "labelled": labelled,
+            "target_total": target_total,
+            "share": (labelled / target_total) if target_total else None,
+        },
+        indicators=indicators,
+        errors=census.errors,
+        expectations=outcomes,
+        dataset={
+            "id": spec.dataset.id,
+            "name_ko": spec.dataset.name_ko,
+            "name_en": spec.dataset.name_en,
+            "version": spec.dataset.version,
+            "task": spec.task.type,
+        },
+    )
+    if write:
+        from datakit.quality.report import write_reports
+
+        phase("reports")
+        write_reports(project, report)
+        project.record_stage(
+            "check",
+            {
+                "passed": report.passed,
+                "failed": report.failed_indicators,
+                "checkpoint": report.checkpoint,
+                "indicators": {
+                    n: {"value": i.value, "target": i.target, "passed": i.passed}
+                    for n, i in indicators.items()
+                },
+            },
+        )
+    return report
+
+
+def _composition_counts(
+    project: Project,
+    manifest: Any,
+    delivered: dict[str, tuple[Any, ...]],
+    facet_fields: list[str],
+) -> dict[str, dict[str, int]]:
+    """attribute → value → number of items, over the delivered items (or, before any
+    label exists, over the collected ``ok`` items)."""
+    spec = project.spec
+    attrs = list(spec.targets.composition)
+    if not attrs:
+        return {}
+    counts: dict[str, Counter[str]] = defaultdict(Counter)
+    # Before any label exists every attribute is read from the manifest (item attributes).
+    from_labels = [a for a in attrs if a in facet_fields] if delivered else []
+    from_manifest = [a for a in attrs if a not in from_labels]
+    population: set[str] | None = set(delivered) if delivered else None
+    for a in from_labels:
+        i = facet_fields.index(a)
+        for facets in delivered.values():
+            v = facets[i] if facets else None
+            counts[a][ind.MISSING_VALUE if v is None else str(v)] += 1
+    if from_manifest:
+        wanted = [c for c in ("id", "status", "group", "attributes") if c in manifest.column_names]
+        wanted += [a for a in from_manifest if a in manifest.column_names and a not in wanted]
+        cols = manifest.select(wanted).to_pydict()
+        n = manifest.num_rows
+        for r in range(n):
+            row = {c: cols[c][r] for c in wanted}
+            if population is not None:
+                if row["id"] not in population:
+                    continue
+            elif row["status"] != "ok":
+                continue
+            for a in from_manifest:
+                counts[a][ind.attribute_value(row, a, spec.splits.group)] += 1
+    return {a: dict(c) for a, c in counts.items()}
+
+
+def _task_metric(project: Project) -> dict[str, Any] | None:
+    """Per-item agreement of double-annotated items (IoU, span F1, 1−CER, majority share)
+    from ``annotations/consensus.parquet``, when the annotate stage wrote it."""
+    path = project.paths.annotations / "consensus.parquet"
+    if not path.is_file():
+        return None
+    import pyarrow.compute as pc
+
+    from datakit.tables import CONSENSUS_SCHEMA, read_table
+
+    table = read_table(path, CONSENSUS_SCHEMA)
+    crossed = table.filter(pc.greater_equal(table.column("n_annotators"), 2))
+    values = [v for v in crossed.column("agreement").to_pylist() if v is not None]
+    if not values:
+        return None
+    threshold = project.spec.annotation.review_below
+    metric = None
+    agreement_path = project.paths.annotations / "agreement.json"
+    if agreement_path.is_file():
+        try:
+            metric = json.loads(agreement_path.read_text(encoding="utf-8")).get("metric")
+        except (ValueError, AttributeError):
+            metric = None
+    return {
+        "metric": metric,
+        "items": len(values),
+        "mean": sum(values) / len(values),
+        "at_or_above_review_threshold": sum(v >= threshold for v in values) / len(values),
+        "review_threshold": threshold,
+        "needs_review": int(pc.sum(table.column("needs_review")).as_py() or 0),
+    }

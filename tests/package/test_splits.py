@@ -1,0 +1,171 @@
+"""Split assignment: deterministic whatever the input order, grouped, stratified, leak-free."""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from collections import Counter, defaultdict
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from datakit.package.leakage import leakage_figures
+from datakit.package.splits import assign_splits, stable_hash64
+
+RATIOS = {"train": 0.8, "validation": 0.1, "test": 0.1}
+
+
+def _reference_hash(value: str, seed: int) -> int:
+    """Plain-Python FNV-1a 64 + splitmix64 finaliser: what another engine must compute."""
+    m = (1 << 64) - 1
+    h = 0xCBF29CE484222325
+    for b in f"{seed}:{value}".encode():
+        h = ((h ^ b) * 0x100000001B3) & m
+    h ^= h >> 30
+    h = (h * 0xBF58476D1CE4E5B9) & m
+    h ^= h >> 27
+    h = (h * 0x94D049BB133111EB) & m
+    return h ^ (h >> 31)
+
+
+def test_stable_hash_matches_the_reference_and_is_pinned() -> None:
+    values = ["item-0000001", "", "한국어 항목", "a" * 300, None]
+    got = stable_hash64(pa.array(values, pa.string()), 42).tolist()
+    assert got == [_reference_hash(v or "", 42) for v in values]
+    # Pinned so that a change of algorithm cannot slip through unnoticed.
+    assert got[0] == _reference_hash("item-0000001", 42) == stable_hash64(["item-0000001"], 42)[0]
+    assert stable_hash64(["x"], 1)[0] != stable_hash64(["x"], 2)[0]
+    sliced = pa.array(["z", "item-0000001", "q"]).slice(1, 1)
+    assert stable_hash64(sliced, 42).tolist() == [got[0]]
+
+
+def _tempting(n: int = 3000) -> pa.Table:
+    """Groups spread over many items, clusters that chain groups together, duplicate hashes
+    under different ids, and labels that disagree inside a group."""
+    rng = random.Random(5)
+    rows = []
+    for i in range(n):
+        rows.append(
+            {
+                "id": f"it-{i:05d}",
+                "sha256": hashlib.sha256(str(i % 2700).encode()).hexdigest(),  # 300 exact dups
+                "group": f"spk-{i % 400}" if i % 3 else None,
+                "near_dup_cluster": f"c-{rng.randrange(150)}" if i % 11 == 0 else None,
+                "stratum": ["긍정", "부정", "중립"][(i * 7) % 3],
+            }
+        )
+    return pa.Table.from_pylist(rows)
+
+
+def _as_dict(t: pa.Table) -> dict[str, str]:
+    return dict(zip(t.column("id").to_pylist(), t.column("split").to_pylist(), strict=True))
+
+
+def test_same_assignment_under_shuffled_input() -> None:
+    table = _tempting()
+    first = _as_dict(assign_splits(table, ratios=RATIOS, seed=42))
+    for s in (1, 2, 3):
+        perm = np.random.default_rng(s).permutation(table.num_rows)
+        again = _as_dict(assign_splits(table.take(pa.array(perm)), ratios=RATIOS, seed=42))
+        assert again == first
+    other_seed = _as_dict(assign_splits(table, ratios=RATIOS, seed=43))
+    assert other_seed != first  # the seed matters
+
+
+def test_no_group_cluster_or_hash_straddles_splits() -> None:
+    table = _tempting()
+    split = assign_splits(table, ratios=RATIOS, seed=42).column("split")
+    t = table.append_column("split", split)
+    figures = leakage_figures(
+        t, keys={"exact_hash": "sha256", "near_duplicate": "near_dup_cluster", "group": "group"}
+    )
+    assert figures == {"exact_hash": 0, "near_duplicate": 0, "group": 0, "total": 0}
+    # And the check itself does see leakage when it is there.
+    broken = t.set_column(
+        t.schema.get_field_index("split"),
+        "split",
+        pa.array(["train", "test", "validation"] * (t.num_rows // 3)),
+    )
+    assert leakage_figures(broken, keys={"group": "group"})["group"] > 0
+
+
+def test_ratios_and_strata_are_met() -> None:
+    n = 6000
+    table = pa.table(
+        {
+            "id": [f"x{i}" for i in range(n)],
+            "sha256": [f"h{i}" for i in range(n)],
+            "stratum": [("a" if i % 10 < 7 else "b") for i in range(n)],
+        }
+    )
+    got = assign_splits(table, ratios=RATIOS, seed=7).column("split").to_pylist()
+    per: dict[str, Counter[str]] = defaultdict(Counter)
+    for s, split in zip(table.column("stratum").to_pylist(), got, strict=True):
+        per[s][split] += 1
+    for stratum, counts in per.items():
+        total = sum(counts.values())
+        for split, ratio in RATIOS.items():
+            assert abs(counts[split] - ratio * total) <= 1, (stratum, counts)
+
+
+def test_two_way_ratios_and_empty_input() -> None:
+    t = pa.table({"id": [f"i{k}" for k in range(100)]})
+    got = Counter(
+        assign_splits(t, ratios={"train": 0.9, "validation": 0.1}, seed=1)
+        .column("split")
+        .to_pylist()
+    )
+    assert got == {"train": 90, "validation": 10}
+    empty = assign_splits(pa.table({"id": pa.array([], pa.string())}), ratios=RATIOS, seed=1)
+    assert empty.num_rows == 0
+
+
+@pytest.mark.parametrize("shuffle_seed", [11, 12])
+def test_release_assignment_is_order_free(ready, tmp_path, shuffle_seed: int) -> None:  # type: ignore[no-untyped-def]
+    from datakit.package.run import package
+
+    n = 90
+    kw = {
+        "group": lambda i: f"g{i % 17}",
+        "cluster": lambda i: f"c{i % 5}" if i % 13 == 0 else None,
+    }
+    a = ready(n=n, **kw)
+    order = list(range(n))
+    random.Random(shuffle_seed).shuffle(order)
+    b_root = tmp_path / "shuffled"
+    b_root.mkdir()
+    import shutil
+
+    shutil.copytree(a.root, b_root / "p", ignore=shutil.ignore_patterns("releases", ".datakit"))
+    from tests.package.builders import build_inputs
+
+    b = build_inputs(b_root / "p", n, order=order, **kw)
+
+    def assignment(project) -> dict[str, str]:  # type: ignore[no-untyped-def]
+        rel = package(project)
+        out = {}
+        for shard in sorted((rel.path / "data").glob("*.parquet")):
+            split = shard.name.split("-")[0]
+            out.update(
+                dict.fromkeys(pq.read_table(shard, columns=["id"]).column("id").to_pylist(), split)
+            )
+        return out
+
+    first, second = assignment(a), assignment(b)
+    assert first == second and len(first) == n
+
+
+def test_sha256_codes_match_dictionary_codes() -> None:
+    from datakit.package.splits import _codes, sha256_codes
+
+    digests = [hashlib.sha256(str(i % 7).encode()).hexdigest() for i in range(50)]
+    fast = sha256_codes(pa.array(digests))
+    slow = _codes(pa.array(digests))
+    assert fast is not None
+    # Same partition of the rows, whatever the code numbers.
+    assert len(set(zip(fast.tolist(), slow.tolist(), strict=True))) == 7
+    assert sha256_codes(pa.array(["not-a-digest"] * 3)) is None
+    assert sha256_codes(pa.array(["g" * 64])) is None
+    assert sha256_codes(pa.array([digests[0], None])) is None
