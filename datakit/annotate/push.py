@@ -226,6 +226,24 @@ def _media_url(project: Project, conn: Connection, stored: str | None, item: str
     return "/data/local-files/?d=" + urllib.parse.quote(rel)
 
 
+def media_uploader(
+    client: LabelStudioClient, project: Project, pid: int
+) -> Callable[[str], str] | None:
+    """How media reach Label Studio: None for text (inline) and for a local server, which
+    serves data/source through a local-files storage attached here; an upload function for
+    a remote server."""
+    if TASK_DATA_KEY[project.spec.data.type] == "text":
+        return None
+    if client.conn.document_root is not None:
+        ensure_local_storage(client, project, pid)
+        return None
+
+    def upload(stored: str) -> str:
+        return _upload(client, pid, project, stored)
+
+    return upload
+
+
 def _upload(client: LabelStudioClient, project_id: int, project: Project, stored: str) -> str:
     """Upload one file to a remote server; returns the URL Label Studio serves it at."""
     path = project.root / stored
@@ -340,15 +358,7 @@ def push(
         total = len(new_rows)
         if progress:
             progress(0, total)
-        uploader = None
-        if TASK_DATA_KEY[project.spec.data.type] != "text":
-            if conn.document_root is None:
-
-                def uploader(stored: str) -> str:
-                    return _upload(client, pid, project, stored)
-
-            else:
-                ensure_local_storage(client, project, pid)
+        uploader = media_uploader(client, project, pid)
         done = 0
         for start in range(0, total, batch_size):
             chunk = new_rows[start : start + batch_size]
@@ -494,15 +504,7 @@ def push_reviews(
     if not todo:
         return pid, 0
     conn = client.conn
-    uploader = None
-    if TASK_DATA_KEY[project.spec.data.type] != "text":
-        if conn.document_root is None:
-
-            def uploader(stored: str) -> str:
-                return _upload(client, pid, project, stored)
-
-        else:
-            ensure_local_storage(client, project, pid)
+    uploader = media_uploader(client, project, pid)
 
     tasks = list(build_tasks(project, conn, [rows[r["item_id"]] for r in todo], upload=uploader))
     for task, r in zip(tasks, todo, strict=True):

@@ -24,7 +24,7 @@ annotate_app = typer.Typer(
     help="가공: label items in Label Studio and bring the labels back with agreement figures."
     "\n\nExample: datakit annotate serve --background && datakit annotate push",
     no_args_is_help=True,
-    rich_markup_mode="markdown",
+    rich_markup_mode=None,
 )
 
 

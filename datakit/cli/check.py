@@ -23,7 +23,7 @@ check_app = typer.Typer(
     "the expectation suites, write reports/ and exit 1 when a target is missed.\n\n"
     "Example: datakit check -p reviews --checkpoint 30%",
     invoke_without_command=True,
-    rich_markup_mode="markdown",
+    rich_markup_mode=None,
 )
 
 

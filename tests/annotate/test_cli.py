@@ -15,7 +15,7 @@ import pytest
 
 from datakit.cli.annotate import annotate_app
 
-COMMANDS = ["serve", "stop", "push", "pull", "import", "status", "simulate"]
+COMMANDS = ["install", "serve", "stop", "push", "pull", "import", "status", "simulate"]
 
 
 @pytest.mark.parametrize("command", COMMANDS)
@@ -94,10 +94,7 @@ def test_serve_background_push_simulate_pull_stop(
 
     if label_studio.document_root is None:
         pytest.skip("an external server is configured; this test starts its own")
-    from tests.fixtures.labelstudio import EXTRA_VENVS
-
-    if find_label_studio() is None:
-        monkeypatch.setenv("DATAKIT_LABEL_STUDIO_VENV", str(EXTRA_VENVS[0]))
+    assert find_label_studio() is not None, "scripts/test.sh installs Label Studio first"
     for var in ("LABEL_STUDIO_URL", "LABEL_STUDIO_API_KEY"):
         monkeypatch.delenv(var, raising=False)
     items = [{"id": f"c{i}", "text": f"리뷰 {i}: 좋아요", "intake_label": "긍정"} for i in range(8)]
@@ -150,3 +147,38 @@ def test_serve_background_push_simulate_pull_stop(
         )
     assert stop.returncode == 0 and "stopped" in stop.stdout
     assert listening_address(port) is None
+
+
+def test_install_finds_an_existing_label_studio(cli, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    venv = tmp_path / "ls-venv"
+    exe = venv / "bin" / "label-studio"
+    exe.parent.mkdir(parents=True)
+    exe.write_text("#!/bin/sh\n", encoding="utf-8")
+    exe.chmod(0o755)
+    monkeypatch.setenv("DATAKIT_LABEL_STUDIO_VENV", str(venv))
+    monkeypatch.chdir(tmp_path)  # outside any project: the env var and defaults are used
+    r = cli("annotate", "install", "--json")
+    assert r.exit_code == 0, r.output
+    found = json.loads(r.stdout)
+    assert found["installed"] is False
+    assert found["label_studio"] == str(exe)  # the env var comes before PATH and defaults
+
+
+def test_install_failure_is_a_clean_error(cli, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from datakit.annotate import server
+
+    monkeypatch.setattr(server, "find_label_studio", lambda configured=None: None)
+
+    def broken_pip(cmd, **kwargs):  # type: ignore[no-untyped-def]
+        if "pip" in cmd:
+            raise subprocess.CalledProcessError(1, cmd)
+        return subprocess.CompletedProcess(cmd, 0)
+
+    monkeypatch.setattr(server.subprocess, "run", broken_pip)
+    monkeypatch.setattr(server, "DEFAULT_VENV", tmp_path / "venv")
+    monkeypatch.chdir(tmp_path)
+    r = cli("annotate", "install")
+    assert r.exit_code == 2
+    assert "could not install Label Studio" in r.stderr
+    assert "pip install label-studio" in r.stderr  # the hint says how to do it by hand
+    assert "Traceback" not in r.stderr

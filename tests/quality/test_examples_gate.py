@@ -8,10 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.fixtures.projects import EXAMPLES
 
-
-@pytest.mark.skipif(not (EXAMPLES / "road-objects").is_dir(), reason="example not bundled")
 def test_road_objects_fails_the_gate_on_format(
     example_project: Any, cli: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
