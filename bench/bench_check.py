@@ -37,41 +37,8 @@ sys.path.insert(0, str(REPO))
 from datakit.plan.artefacts import label_record_schema, labels_suite  # noqa: E402
 from datakit.plan.init import init_project  # noqa: E402
 from datakit.project import Project  # noqa: E402
+from tests.collect.helpers import WORDS  # noqa: E402  (the Korean word bank of the tests)
 
-WORDS = [
-    "배송",
-    "빠르고",
-    "포장",
-    "꼼꼼",
-    "재구매",
-    "의사",
-    "사이즈",
-    "너무",
-    "작고",
-    "교환",
-    "해주네요",
-    "색상",
-    "사진",
-    "두께",
-    "보통",
-    "가격",
-    "대비",
-    "괜찮",
-    "다시",
-    "정말",
-    "좋아요",
-    "별로",
-    "예요",
-    "품질",
-    "마감",
-    "냄새",
-    "디자인",
-    "튼튼",
-    "가볍고",
-    "무겁고",
-    "설명",
-    "달라요",
-]
 CLASSES = ("긍정", "부정", "중립")
 
 
