@@ -17,7 +17,7 @@ stamp=.venv/.datakit-installed
 if [ ! -f "$stamp" ] || ! cmp -s pyproject.toml "$stamp"; then
   echo "installing datakit and its dependencies into .venv ..." >&2
   # (grep drops pip's notes about this machine's local index locations, which are noise)
-  .venv/bin/python -m pip install -q -e ".[dev]" 2> >(grep -v "^WARNING: Location" >&2)
+  .venv/bin/python -m pip install -q -e ".[dev,spark]" 2> >(grep -v "^WARNING: Location" >&2)
   cp pyproject.toml "$stamp"
 fi
 export PATH="$ROOT/.venv/bin:$PATH"

@@ -26,6 +26,15 @@ ProjectOpt = Annotated[
     ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON for scripts.")]
+EngineOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--engine",
+        help="local (this machine) or spark (Apache Spark; pip install 'datakit[spark]'). "
+        "Default: env DATAKIT_ENGINE, then engine.name in datakit.yaml, then local.",
+        show_default=False,
+    ),
+]
 
 
 def open_project(path: Path | None) -> Any:

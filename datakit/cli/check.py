@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from datakit.cli._common import (
+    EngineOpt,
     JsonOpt,
     ProjectOpt,
     console,
@@ -58,6 +59,7 @@ def check(
             "lower confidence 'bound'.",
         ),
     ] = "rate",
+    engine: EngineOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Measure every quality indicator, run the expectation suites, write reports/
@@ -84,6 +86,7 @@ def check(
             semantic_gate=semantic_gate,  # type: ignore[arg-type]
             progress=update,
             on_phase=phase,
+            engine=engine,
         )
     if json_out:
         print_json(report.to_dict())

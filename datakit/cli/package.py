@@ -7,7 +7,15 @@ from typing import Annotated, Any
 
 import typer
 
-from datakit.cli._common import JsonOpt, ProjectOpt, console, open_project, print_json, progress_bar
+from datakit.cli._common import (
+    EngineOpt,
+    JsonOpt,
+    ProjectOpt,
+    console,
+    open_project,
+    print_json,
+    progress_bar,
+)
 
 
 def package(
@@ -37,6 +45,7 @@ def package(
             help="Release although the last check failed or is stale; the release records it.",
         ),
     ] = False,
+    engine: EngineOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Build releases/VERSION/: Parquet shards (Hugging Face layout) with deterministic
@@ -65,6 +74,7 @@ def package(
             media=media,  # type: ignore[arg-type]
             accept_failed_check=accept_failed_check,
             progress=progress,
+            engine=engine,
         )
     if json_out:
         print_json(result.to_dict())

@@ -78,7 +78,7 @@ class PackageResult:
         }
 
 
-def release_date(spec: ProjectSpec, inputs: ReleaseInputs | None = None) -> tuple[str, str]:
+def release_date(spec: ProjectSpec, latest_collected_at: str | None = None) -> tuple[str, str]:
     """(YYYY-MM-DD, where it came from): the spec, SOURCE_DATE_EPOCH, else the latest
     collection time in the manifest. Never the clock, so rebuilds are byte-identical."""
     if spec.dataset.release_date:
@@ -92,8 +92,8 @@ def release_date(spec: ProjectSpec, inputs: ReleaseInputs | None = None) -> tupl
                 f"SOURCE_DATE_EPOCH={epoch!r} is not a number of seconds",
                 hint="unset it or set it to a Unix time, e.g. SOURCE_DATE_EPOCH=1767225600",
             ) from exc
-    if inputs is not None and inputs.latest_collected_at:
-        return inputs.latest_collected_at[:10], "manifest.collected_at"
+    if latest_collected_at:
+        return latest_collected_at[:10], "manifest.collected_at"
     raise ReleaseError(
         "no release date",
         hint="set dataset.release_date in datakit.yaml or the SOURCE_DATE_EPOCH variable",
@@ -119,8 +119,12 @@ def package(
     accept_failed_check: bool = False,
     rows_per_shard: int | None = None,
     progress: Progress | None = None,
+    engine: str | None = None,
 ) -> PackageResult:
-    """Build a release of the project's labelled items. See docs/package.md."""
+    """Build a release of the project's labelled items. See docs/package.md.
+
+    ``engine`` is ``local`` or ``spark`` (default: ``DATAKIT_ENGINE``, then the spec); both
+    give the same split per item, the same figures and a release that passes ``verify``."""
     spec = project.spec
     version = _check_version(version or spec.dataset.version)
     layout_names: list[str] = sorted({"huggingface", *layouts})
@@ -132,15 +136,120 @@ def package(
             "(or pass --release-version), or delete the folder yourself",
         )
     gate = enforce_gate(project, accept_failed_check=accept_failed_check)
+    from datakit.engine import resolve_engine
+
+    engine_name = resolve_engine(engine, spec)
+
+    root = project.paths.releases
+    root.mkdir(parents=True, exist_ok=True)
+    for stale in root.glob(f".tmp-{version}-*"):  # left by an interrupted run
+        shutil.rmtree(stale, ignore_errors=True)
+    tmp = root / f".tmp-{version}-{os.getpid()}"
+    tmp.mkdir()
+    try:
+        if engine_name == "spark":
+            from .spark import build_spark
+
+            built = build_spark(project, spec, tmp, media, rows_per_shard, progress)
+        else:
+            built = build_local(project, spec, tmp, media, rows_per_shard, progress)
+        if built.leakage["total"]:  # pragma: no cover - the unit construction rules this out
+            raise ReleaseError(f"split leakage found: {built.leakage}")
+        date, date_source = release_date(spec, built.latest_collected_at)
+        if "aihub" in layout_names:
+            from .aihub import write_aihub_tree
+
+            write_aihub_tree(project, spec, tmp, built.shards, date)
+        facts = _facts(project, spec, built, gate, version, date, date_source, layout_names, media)
+        facts["metadata"]["release"]["engine"] = engine_name
+        from .documents import write_documents
+
+        write_documents(tmp, spec, facts)
+        files = _file_list(tmp)
+        meta = {**facts["metadata"], "files": files}
+        check_metadata(meta)
+        write_json(tmp / METADATA_FILE, meta)
+        write_sums(tmp, {f["path"]: f["sha256"] for f in files})
+        tmp.replace(final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    split_sizes = built.split_sizes
+    total_bytes = sum(f["bytes"] for f in files)
+    result = PackageResult(
+        version=version,
+        path=final,
+        splits=split_sizes,
+        total=sum(split_sizes.values()),
+        leakage=built.leakage,
+        gate=gate.to_dict(),
+        layouts=layout_names,
+        files=len(files) + 2,
+        bytes=total_bytes,
+        release_date=date,
+        skipped={k: v for k, v in built.skipped.items() if not k.startswith("_")},
+    )
+    project.record_stage(
+        "package",
+        {
+            "version": version,
+            "total": result.total,
+            "splits": split_sizes,
+            "leakage": built.leakage["total"],
+            "engine": engine_name,
+            "quality": gate.state,
+            "accepted_failed_check": gate.accepted,
+        },
+    )
+    return result
+
+
+# -- the engine seam ------------------------------------------------------------------------
+
+
+@dataclass
+class BuiltRelease:
+    """What an engine hands back once the shards are in the temporary release folder. The
+    figures are aggregates (never per item), so the driver's work after this is small."""
+
+    split_sizes: dict[str, int]
+    shards: dict[str, list[dict[str, Any]]]  # split → [{path, rows, bytes}]
+    leakage: dict[str, int]  # leakage_figures(): exact_hash, near_duplicate, group, total
+    classes: dict[str, dict[str, int]]  # metadata.class_counts()
+    attributes: dict[str, dict[str, dict[str, int]]]  # metadata.attribute_counts()
+    sources: dict[str, int]  # source name → items
+    methods: dict[str, int]  # label method → items (empty without consensus lineage)
+    mean_agreement: float | None
+    mean_annotators: float | None
+    units: int  # split units (connected groups, clusters, exact duplicates)
+    skipped: dict[str, int]  # not_ok, unlabelled, labels_not_released
+    pii_items: int
+    collection_dates: tuple[str | None, str | None] = (None, None)
+    latest_collected_at: str | None = None
+
+
+def _no_items() -> ReleaseError:
+    return ReleaseError(
+        "no item is both collected (status ok) and labelled",
+        hint="run `datakit collect` and `datakit annotate pull` first",
+    )
+
+
+def build_local(
+    project: Project,
+    spec: ProjectSpec,
+    out: Path,
+    media: MediaMode,
+    rows_per_shard: int | None,
+    progress: Progress | None,
+) -> BuiltRelease:
+    """The local engine: Arrow/numpy on this machine."""
     inputs = load_inputs(project, spec)
     # Parsing labels.jsonl leaves freed blocks in Arrow's pool; hand them back before the
     # split computation (numpy, system allocator) so the two peaks do not add up.
     pa.default_memory_pool().release_unused()
     if inputs.items.num_rows == 0:
-        raise ReleaseError(
-            "no item is both collected (status ok) and labelled",
-            hint="run `datakit collect` and `datakit annotate pull` first",
-        )
+        raise _no_items()
     items = inputs.items
     assignment = assign_splits(
         pa.table(
@@ -157,81 +266,43 @@ def package(
     )
     items = items.append_column("split", assignment.column("split"))
     leakage = leakage_figures(items)
-    if leakage["total"]:  # pragma: no cover - the unit construction rules this out
-        raise ReleaseError(f"split leakage found: {leakage}")
-    date, date_source = release_date(spec, inputs)
-
-    root = project.paths.releases
-    root.mkdir(parents=True, exist_ok=True)
-    for stale in root.glob(f".tmp-{version}-*"):  # left by an interrupted run
-        shutil.rmtree(stale, ignore_errors=True)
-    tmp = root / f".tmp-{version}-{os.getpid()}"
-    tmp.mkdir()
-    try:
-        names = split_names(spec.splits.ratios)
-        split_sizes = {
-            s: int(pc.sum(pc.equal(items.column("split"), s)).as_py() or 0) for s in names
-        }
-        shards = _write_shards(
-            project, spec, inputs, items, tmp, split_sizes, media, rows_per_shard, progress
-        )
-        if "aihub" in layout_names:
-            from .aihub import write_aihub_tree
-
-            write_aihub_tree(project, spec, tmp, shards, date)
-        facts = _facts(
-            project,
-            spec,
-            inputs,
-            items,
-            assignment,
-            leakage,
-            gate,
-            shards,
-            version,
-            date,
-            date_source,
-            layout_names,
-            media,
-        )
-        from .documents import write_documents
-
-        write_documents(tmp, spec, facts)
-        files = _file_list(tmp)
-        meta = {**facts["metadata"], "files": files}
-        check_metadata(meta)
-        write_json(tmp / METADATA_FILE, meta)
-        write_sums(tmp, {f["path"]: f["sha256"] for f in files})
-        tmp.replace(final)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    total_bytes = sum(f["bytes"] for f in files)
-    result = PackageResult(
-        version=version,
-        path=final,
-        splits=split_sizes,
-        total=items.num_rows,
+    splits = items.column("split")
+    split_sizes = {
+        s: int(pc.sum(pc.equal(splits, s)).as_py() or 0) for s in split_names(spec.splits.ratios)
+    }
+    shards = _write_shards(
+        project, spec, inputs, items, out, split_sizes, media, rows_per_shard, progress
+    )
+    methods: dict[str, int] = {}
+    mean_agreement = mean_annotators = None
+    if "label_method" in items.column_names:
+        methods = _totals(items, "label_method", splits)
+        mean_agreement = pc.mean(items.column("agreement")).as_py()
+        mean_annotators = pc.mean(items.column("n_annotators")).as_py()
+    skipped = dict(inputs.skipped)
+    pii_items = skipped.pop("_pii_items", 0)
+    return BuiltRelease(
+        split_sizes=split_sizes,
+        shards=shards,
         leakage=leakage,
-        gate=gate.to_dict(),
-        layouts=layout_names,
-        files=len(files) + 2,
-        bytes=total_bytes,
-        release_date=date,
-        skipped={k: v for k, v in inputs.skipped.items() if not k.startswith("_")},
+        classes=class_counts(spec, items, splits),
+        attributes=attribute_counts(spec, items, splits),
+        sources=_totals(items, "source_name", splits),
+        methods=methods,
+        mean_agreement=mean_agreement,
+        mean_annotators=mean_annotators,
+        units=int(pc.count_distinct(assignment.column("unit")).as_py() or 0),
+        skipped=skipped,
+        pii_items=pii_items,
+        collection_dates=inputs.collection_dates,
+        latest_collected_at=inputs.latest_collected_at,
     )
-    project.record_stage(
-        "package",
-        {
-            "version": version,
-            "total": result.total,
-            "splits": split_sizes,
-            "leakage": leakage["total"],
-            "quality": gate.state,
-            "accepted_failed_check": gate.accepted,
-        },
-    )
-    return result
+
+
+def _totals(items: pa.Table, column: str, splits: Any) -> dict[str, int]:
+    from .metadata import _by_split
+
+    return {k: sum(v.values()) for k, v in _by_split(items.column(column), splits).items()}
 
 
 # -- shards ------------------------------------------------------------------------------
@@ -379,12 +450,8 @@ def write_sums(folder: Path, known: dict[str, str] | None = None) -> None:
 def _facts(
     project: Project,
     spec: ProjectSpec,
-    inputs: ReleaseInputs,
-    items: pa.Table,
-    assignment: pa.Table,
-    leakage: dict[str, int],
+    built: BuiltRelease,
     gate: GateResult,
-    shards: dict[str, list[dict[str, Any]]],
     version: str,
     date: str,
     date_source: str,
@@ -392,20 +459,7 @@ def _facts(
     media: MediaMode,
 ) -> dict[str, Any]:
     ds = spec.dataset
-    splits = items.column("split")
-    counts_split = {s: sum(x["rows"] for x in v) for s, v in shards.items()}
-    sources = {
-        k: sum(v.values()) for k, v in attribute_counts_for(items, "source_name", splits).items()
-    }
-    methods: dict[str, int] = {}
-    mean_agreement = mean_annotators = None
-    if "label_method" in items.column_names:
-        methods = {
-            k: sum(v.values())
-            for k, v in attribute_counts_for(items, "label_method", splits).items()
-        }
-        mean_agreement = pc.mean(items.column("agreement")).as_py()
-        mean_annotators = pc.mean(items.column("n_annotators")).as_py()
+    counts_split = {s: sum(x["rows"] for x in v) for s, v in built.shards.items()}
     schema = release_schema(spec, media)
     content = content_column(spec)
     label_names = {spec.task.label_field, *(a.name for a in spec.task.attributes)}
@@ -419,7 +473,6 @@ def _facts(
             return "lineage"
         return "label" if name in label_names else "field"
 
-    pii_items = 0
     metadata: dict[str, Any] = {
         "datakit_release": 1,
         "dataset": {
@@ -453,11 +506,11 @@ def _facts(
             "classes": list(spec.task.class_names),
         },
         "counts": {
-            "total": items.num_rows,
+            "total": sum(counts_split.values()),
             "splits": counts_split,
-            "classes": class_counts(spec, items, splits),
-            "attributes": attribute_counts(spec, items, splits),
-            "skipped": inputs.skipped,
+            "classes": built.classes,
+            "attributes": built.attributes,
+            "skipped": dict(built.skipped),
         },
         "splits": {
             "ratios": dict(spec.splits.ratios),
@@ -465,9 +518,9 @@ def _facts(
             "stratify": spec.stratify_key,
             "group": spec.splits.group,
             "algorithm": SPLIT_ALGORITHM,
-            "units": int(pc.count_distinct(assignment.column("unit")).as_py() or 0),
+            "units": built.units,
         },
-        "leakage": leakage,
+        "leakage": built.leakage,
         "quality": gate.to_dict(),
         "fields": [
             {
@@ -488,7 +541,7 @@ def _facts(
         "columns": [
             {"name": f.name, "arrow_type": str(f.type), "role": role(f.name)} for f in schema
         ],
-        "shards": shards,
+        "shards": built.shards,
         "provenance": {
             "datakit_version": __version__,
             "spec_sha256": project.spec_hash,
@@ -499,27 +552,24 @@ def _facts(
                 if (project.paths.annotations / "consensus.parquet").is_file()
                 else None
             ),
-            "sources": sources,
+            "sources": built.sources,
             "collection_period": {
-                "from": inputs.collection_dates[0],
-                "to": inputs.collection_dates[1],
+                "from": built.collection_dates[0],
+                "to": built.collection_dates[1],
             },
             "annotation": {
                 "annotators_per_item": spec.annotation.annotators_per_item,
-                "mean_annotators": _round(mean_annotators),
-                "mean_agreement": _round(mean_agreement),
-                "methods": methods,
+                "mean_annotators": _round(built.mean_annotators),
+                "mean_agreement": _round(built.mean_agreement),
+                "methods": built.methods,
             },
         },
         "pii": {
             "detect": list(spec.pii.detect),
             "action": spec.pii.action,
             "content": "de-identified",
-            "items_with_findings": inputs.skipped.get("_pii_items", pii_items),
+            "items_with_findings": built.pii_items,
         },
-    }
-    metadata["counts"]["skipped"] = {
-        k: v for k, v in inputs.skipped.items() if not k.startswith("_")
     }
     return {"metadata": metadata, "spec": spec, "history": release_history(project)}
 
@@ -545,12 +595,6 @@ def release_history(project: Project) -> list[dict[str, Any]]:
             else f"{h['total']:,}건 (이전 버전 대비 {h['total'] - prev:+,}건)"
         )
     return out
-
-
-def attribute_counts_for(items: pa.Table, column: str, splits: Any) -> dict[str, dict[str, int]]:
-    from .metadata import _by_split
-
-    return _by_split(items.column(column), splits)
 
 
 def _round(x: float | None) -> float | None:

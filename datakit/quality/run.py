@@ -122,8 +122,11 @@ def check(
     write: bool = True,
     progress: Progress | None = None,
     on_phase: PhaseCallback | None = None,
+    engine: str | None = None,
 ) -> QualityReport:
-    """Measure every indicator against the spec's targets and write ``reports/``."""
+    """Measure every indicator against the spec's targets and write ``reports/``.
+
+    ``engine`` is ``local`` or ``spark`` (default: ``DATAKIT_ENGINE``, then the spec)."""
     from datakit.quality.expectations import (
         BATCH_ROWS,
         labels_batches,

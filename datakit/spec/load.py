@@ -27,6 +27,7 @@ from datakit.spec.model import (
     AudioRequirements,
     Data,
     Dataset,
+    EngineSettings,
     FieldDef,
     ImageRequirements,
     LabelClass,
@@ -462,6 +463,15 @@ def build_spec(d: dict[str, Any]) -> ProjectSpec:
         mask_char=pi.get("mask_char", "*"),
         keep_length=pi.get("keep_length", True),
     )
+    en = d.get("engine", {})
+    engine = EngineSettings(
+        name=en.get("name", "local"),
+        master=en.get("master"),
+        conf={
+            str(k): str(v).lower() if isinstance(v, bool) else str(v)
+            for k, v in en.get("conf", {}).items()
+        },
+    )
     return ProjectSpec(
         dataset=dataset,
         data=data,
@@ -471,5 +481,6 @@ def build_spec(d: dict[str, Any]) -> ProjectSpec:
         annotation=annotation,
         splits=splits,
         pii=pii,
+        engine=engine,
         raw=d,
     )

@@ -239,6 +239,15 @@ class PiiPolicy:
 
 
 @dataclass(frozen=True)
+class EngineSettings:
+    """Where ``check`` and ``package`` run (``--engine`` and ``DATAKIT_ENGINE`` override)."""
+
+    name: Literal["local", "spark"] = "local"
+    master: str | None = None
+    conf: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class ProjectSpec:
     """The whole spec. ``raw`` keeps the validated mapping for hashing and documents."""
 
@@ -250,6 +259,7 @@ class ProjectSpec:
     annotation: Annotation
     splits: Splits
     pii: PiiPolicy
+    engine: EngineSettings = field(default_factory=EngineSettings)
     raw: dict[str, Any] = field(repr=False, compare=False, default_factory=dict)
 
     @property

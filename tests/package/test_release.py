@@ -54,6 +54,7 @@ def test_release_layout_and_metadata(ready) -> None:  # type: ignore[no-untyped-
         "date_source": "spec",
         "layouts": ["aihub", "huggingface"],
         "media": "none",
+        "engine": "local",
     }
     assert meta["provenance"]["spec_sha256"] == project.spec_hash
     # Label fields typed per the field dictionary, lineage present.
