@@ -4,6 +4,8 @@ then records it in its metadata and documents."""
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -47,19 +49,52 @@ def _sha(path: str, mtime_ns: int, size: int) -> str:
     return sha256_file(path)
 
 
+_PENDING: dict[tuple[str, int, int], Future[str]] = {}
+_PENDING_LOCK = threading.Lock()
+
+
 def file_sha256(path: Path) -> str:
     """sha256 of a file, remembered while the file is unchanged (the gate and the release
-    provenance both need the input hashes)."""
+    provenance both need the input hashes). Waits for a hash :func:`prefetch_sha256` started."""
     st = path.stat()
-    return _sha(str(path), st.st_mtime_ns, st.st_size)
+    key = (str(path), st.st_mtime_ns, st.st_size)
+    with _PENDING_LOCK:
+        pending = _PENDING.pop(key, None)
+    if pending is not None:
+        pending.result()  # computed by the prefetch thread, now in the cache
+    return _sha(*key)
+
+
+def prefetch_sha256(paths: list[Path]) -> None:
+    """Start hashing ``paths`` on a background thread (hashlib releases the GIL), so that
+    the gate's staleness check costs nothing when it comes after other work."""
+    for path in paths:
+        if not path.is_file():
+            continue
+        st = path.stat()
+        key = (str(path), st.st_mtime_ns, st.st_size)
+        future: Future[str] = Future()
+        with _PENDING_LOCK:
+            if key in _PENDING:
+                continue
+            _PENDING[key] = future
+
+        def run(key: tuple[str, int, int] = key, future: Future[str] = future) -> None:
+            try:
+                future.set_result(_sha(*key))
+            except BaseException as exc:  # surfaces in file_sha256
+                future.set_exception(exc)
+
+        threading.Thread(target=run, name="sha256-prefetch", daemon=True).start()
 
 
 def quality_report_path(project: Project) -> Any:
     return project.paths.reports / "quality.json"
 
 
-def evaluate_gate(project: Project) -> GateResult:
-    """Where the last quality check stands, without raising."""
+def evaluate_gate(project: Project, *, check_data: bool = True) -> GateResult:
+    """Where the last quality check stands, without raising. ``check_data=False`` skips
+    hashing the manifest and labels (a first, quick look; the full gate follows)."""
     path = quality_report_path(project)
     if not path.is_file():
         return GateResult("missing", [f"{project.paths.rel(path)} does not exist"])
@@ -75,7 +110,7 @@ def evaluate_gate(project: Project) -> GateResult:
         ("manifest_sha256", project.paths.manifest),
         ("labels_sha256", project.paths.labels),
     ):
-        if p.is_file() and inputs.get(key) != file_sha256(p):
+        if check_data and p.is_file() and inputs.get(key) != file_sha256(p):
             reasons.append(f"{project.paths.rel(p)} changed since the check")
     if reasons:
         return GateResult("stale", reasons, report=report)
@@ -89,8 +124,10 @@ def evaluate_gate(project: Project) -> GateResult:
     return GateResult("passed", report=report)
 
 
-def enforce_gate(project: Project, *, accept_failed_check: bool) -> GateResult:
-    gate = evaluate_gate(project)
+def enforce_gate(
+    project: Project, *, accept_failed_check: bool, check_data: bool = True
+) -> GateResult:
+    gate = evaluate_gate(project, check_data=check_data)
     if gate.state == "passed":
         return gate
     if accept_failed_check:

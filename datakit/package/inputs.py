@@ -21,14 +21,13 @@ from datakit.project import Project
 from datakit.spec.model import ProjectSpec
 from datakit.tables import CONSENSUS_SCHEMA, MANIFEST_SCHEMA
 
-from .shards import LINEAGE_FIELDS, content_column, label_table_schema
+from .shards import content_column, label_table_schema
 
-# Manifest columns kept in memory (not the content; only what splits, lineage and figures use).
+# Manifest columns read in the first pass (keys and facts; content stays on disk).
 NARROW = (
     "id",
     "sha256",
     "size",
-    "source",
     "group",
     "near_dup_cluster",
     "status",
@@ -36,18 +35,36 @@ NARROW = (
     "collection_date",
     "pii",
 )
+# Salts that keep the hashes of different key columns apart.
+_GROUP_SALT = 0x67726F7570  # "group"
+_CLUSTER_SALT = 0x636C7573  # "clus"
+_SHA_SALT = 0x736861  # "sha"
 
 
 @dataclass
-class ReleaseInputs:
-    """The items that go into a release, in manifest order, without their content."""
+class ReleaseKeys:
+    """Pass one of a local release: for every released item (manifest order) the fixed-width
+    keys the split rules need, the rows of its label record and lineage, and the facts the
+    documents report. Content, hashes, ids and source names stay on disk until pass two."""
 
-    items: pa.Table  # id, label-record fields, lineage columns, plus _group/_stratum/_pos
-    positions: npt.NDArray[np.int64]  # manifest row index of each item (ascending)
+    positions: npt.NDArray[np.int64]  # manifest row of each released item (ascending)
+    labels: pa.Table  # label records as parsed (label_table_schema), all rows
+    label_rows: npt.NDArray[np.int64] | None  # labels row per item (None: same as positions)
+    lineage: pa.Table | None  # consensus columns (annotation_ids, n_annotators, …)
+    lineage_rows: pa.Array | None  # lineage row per item (null: none)
+    item_hash: npt.NDArray[np.uint64]  # stable_hash64(id, seed)
+    keys: list[tuple[npt.NDArray[Any], npt.NDArray[np.bool_]]]  # sha256, group, cluster
+    stratum: npt.NDArray[np.int64] | None
+    mean_size: float
     manifest_rows: int
     skipped: dict[str, int] = field(default_factory=dict)
+    pii_items: int = 0
     collection_dates: tuple[str | None, str | None] = (None, None)
     latest_collected_at: str | None = None
+
+    @property
+    def count(self) -> int:
+        return len(self.positions)
 
 
 def _read_labels(path: Path, spec: ProjectSpec, project: Project) -> pa.Table:
@@ -102,7 +119,28 @@ def _locate_bad_label(path: Path, spec: ProjectSpec, project: Project, reason: s
                     ) from exc
 
 
-def load_inputs(project: Project, spec: ProjectSpec) -> ReleaseInputs:
+def _hash_keys(values: pa.Array | pa.ChunkedArray, salt: int) -> tuple[Any, Any]:
+    """(uint64 hash, valid mask) of a string key column; nulls are not keys."""
+    from .splits import stable_hash64
+
+    valid = _bools(pc.is_valid(values))
+    return stable_hash64(values.cast(pa.string()), salt), valid
+
+
+def _sha_keys(values: pa.Array | pa.ChunkedArray) -> tuple[Any, Any]:
+    from .splits import hex64_prefix
+
+    prefix = hex64_prefix(values)
+    if prefix is not None:
+        return prefix, np.ones(len(prefix), dtype=bool)
+    return _hash_keys(values, _SHA_SALT)
+
+
+def load_keys(project: Project, spec: ProjectSpec) -> ReleaseKeys:
+    """Pass one: read the manifest's narrow columns batch by batch, parse the label records,
+    pair them by id and reduce everything the split rules need to fixed-width arrays."""
+    from .splits import stable_hash64, stratum_ranks
+
     paths = project.paths
     project.require(paths.manifest, produced_by="datakit collect")
     project.require(paths.labels, produced_by="datakit annotate pull")
@@ -115,7 +153,7 @@ def load_inputs(project: Project, spec: ProjectSpec) -> ReleaseInputs:
             file=paths.rel(paths.manifest),
             hint="rerun `datakit collect` with this datakit version",
         )
-    manifest, facts = _read_manifest(pf, have)
+    scan = _scan_manifest(pf, have)
     labels = _read_labels(paths.labels, spec, project)
     ids = labels.column("id")
     if pc.any(pc.is_null(ids)).as_py():
@@ -130,56 +168,122 @@ def load_inputs(project: Project, spec: ProjectSpec) -> ReleaseInputs:
             field="id",
             hint="labels.jsonl holds one record per item; rerun `datakit annotate pull`",
         )
-    label_idx = _positions_of(manifest.column("id"), ids)
-    ok_np = facts["ok"]
+    manifest_ids = scan["id"]
+    label_idx = _positions_of(manifest_ids, ids)
     labelled = _bools(pc.is_valid(label_idx))
-    positions = np.flatnonzero(ok_np & labelled)
-    # When every item is released (the usual case) no copy is needed.
-    all_rows = len(positions) == manifest.num_rows
-    m = manifest if all_rows else manifest.take(pa.array(positions))
-    lab_idx = (
-        pc.take(label_idx, pa.array(positions)) if len(positions) != len(label_idx) else label_idx
+    ok = scan["ok"]
+    positions = np.flatnonzero(ok & labelled)
+    n_rows = len(manifest_ids)
+    lab_rows = np.asarray(
+        pc.take(label_idx, pa.array(positions)).to_numpy(zero_copy_only=False)
+        if len(positions) != n_rows
+        else pc.cast(label_idx, pa.int64()).to_numpy(zero_copy_only=False),
+        dtype=np.int64,
     )
-    lab = labels if _is_identity(lab_idx, labels.num_rows) else labels.take(lab_idx)
+    identity = bool(np.array_equal(lab_rows, positions))
+    released_ids = manifest_ids.take(pa.array(positions))
+    del manifest_ids, label_idx
 
-    n_ok = int(ok_np.sum())
+    n_ok = int(ok.sum())
     skipped = {
-        "not_ok": manifest.num_rows - n_ok,  # duplicates and quarantined items
+        "not_ok": n_rows - n_ok,  # duplicates and quarantined items
         "unlabelled": n_ok - len(positions),
         # label records whose item is not in the manifest or not ok (ids are unique)
         "labels_not_released": labels.num_rows - len(positions),
     }
 
-    # Item table: label-record fields in field order, lineage, helpers.
-    columns: dict[str, Any] = {name: lab.column(name) for name in lab.column_names}
-    columns["id"] = m.column("id")
-    columns["source_sha256"] = m.column("sha256")
-    columns["source_name"] = m.column("source")
-    columns["near_dup_cluster"] = m.column("near_dup_cluster")
-    lineage = _lineage(project, m.column("id"))
-    for f in LINEAGE_FIELDS:
-        if f.name in lineage:
-            columns[f.name] = lineage[f.name]
+    def label_column(name: str) -> pa.Array | pa.ChunkedArray:
+        col = labels.column(name)
+        return col if identity and len(positions) == labels.num_rows else col.take(lab_rows)
+
+    keys: list[tuple[Any, Any]] = []
+    sha, sha_ok = scan["sha256"]
+    keys.append((sha[positions], sha_ok[positions]))
+    group, group_ok = scan["group"]
+    group, group_ok = group[positions], group_ok[positions]
     group_field = spec.splits.group
-    group = m.column("group")
-    if group_field and group_field in lab.column_names:
-        group = pc.coalesce(group, lab.column(group_field).cast(pa.string()))
-    columns["_group"] = group
-    columns["_stratum"] = _stratum(spec, lab)
-    columns["_pos"] = pa.array(positions, pa.int64())
-    columns["_size"] = m.column("size")
-    skipped["_pii_items"] = int(facts["has_pii"][positions].sum())
-    # One chunk per column: the shard writer slices this table once per manifest batch, and
-    # slicing costs O(chunks) (labels.jsonl arrives in many small blocks).
-    items = pa.table(columns).combine_chunks()
-    return ReleaseInputs(
-        items=items,
+    if group_field and group_field in labels.column_names:
+        lg, lg_ok = _hash_keys(label_column(group_field), _GROUP_SALT)
+        use = ~group_ok & lg_ok
+        group = np.where(use, lg, group)
+        group_ok = group_ok | lg_ok
+    keys.append((group, group_ok))
+    cluster, cluster_ok = scan["near_dup_cluster"]
+    keys.append((cluster[positions], cluster_ok[positions]))
+
+    key = spec.stratify_key
+    stratum = None
+    if key is not None and key in labels.column_names:
+        stratum = stratum_ranks(_stratum(spec, pa.table({key: label_column(key)})))
+
+    lineage, lineage_rows = _lineage_table(project, released_ids)
+    sizes = scan["size"][positions]
+    return ReleaseKeys(
         positions=positions,
-        manifest_rows=manifest.num_rows,
+        labels=labels,
+        label_rows=None if identity else lab_rows,
+        lineage=lineage,
+        lineage_rows=lineage_rows,
+        item_hash=stable_hash64(released_ids, spec.splits.seed),
+        keys=keys,
+        stratum=stratum,
+        mean_size=float(sizes.mean()) if len(sizes) else 1.0,
+        manifest_rows=n_rows,
         skipped=skipped,
-        collection_dates=(facts["first_date"], facts["last_date"]),
-        latest_collected_at=facts["last_collected"],
+        pii_items=int(scan["has_pii"][positions].sum()),
+        collection_dates=(scan["first_date"], scan["last_date"]),
+        latest_collected_at=scan["last_collected"],
     )
+
+
+def _scan_manifest(pf: pq.ParquetFile, have: set[str]) -> dict[str, Any]:
+    """The manifest's narrow columns batch by batch, reduced on the way: ids kept (for
+    pairing), keys hashed to uint64, status and PII to flags, dates to a min/max."""
+    cols = [c for c in NARROW if c in have]
+    ids: list[pa.Array] = []
+    flags: dict[str, list[Any]] = {k: [] for k in ("ok", "has_pii", "size")}
+    key_parts: dict[str, list[tuple[Any, Any]]] = {
+        k: [] for k in ("sha256", "group", "near_dup_cluster")
+    }
+    dates: list[str] = []
+    collected: list[str] = []
+    for batch in pf.iter_batches(batch_size=262_144, columns=cols):
+        t = pa.Table.from_batches([batch])
+        for name in NARROW:
+            if name not in t.column_names:
+                t = t.append_column(name, pa.nulls(t.num_rows, MANIFEST_SCHEMA.field(name).type))
+        ids.append(t["id"].combine_chunks())
+        flags["ok"].append(_bools(pc.fill_null(pc.equal(t["status"], "ok"), False)))
+        pii = pc.fill_null(t["pii"], "{}")
+        found = pc.invert(pc.is_in(pii, value_set=pa.array(["{}", ""], pa.string())))
+        flags["has_pii"].append(_bools(found))
+        flags["size"].append(
+            np.asarray(pc.fill_null(t["size"], 0).to_numpy(zero_copy_only=False), np.int64)
+        )
+        key_parts["sha256"].append(_sha_keys(t["sha256"]))
+        key_parts["group"].append(_hash_keys(t["group"], _GROUP_SALT))
+        key_parts["near_dup_cluster"].append(_hash_keys(t["near_dup_cluster"], _CLUSTER_SALT))
+        for col, acc in (("collection_date", dates), ("collected_at", collected)):
+            values = t[col].drop_null()
+            if len(values):
+                acc += [pc.min(values).as_py(), pc.max(values).as_py()]
+    out: dict[str, Any] = {
+        "id": pa.chunked_array(ids, pa.string()),
+        "first_date": min(dates) if dates else None,
+        "last_date": max(dates) if dates else None,
+        "last_collected": max(collected) if collected else None,
+    }
+    for k, parts in flags.items():
+        out[k] = np.concatenate(parts) if parts else np.zeros(0, bool if k != "size" else np.int64)
+    for k, kparts in key_parts.items():
+        if kparts:
+            out[k] = (
+                np.concatenate([p[0] for p in kparts]),
+                np.concatenate([p[1] for p in kparts]),
+            )
+        else:
+            out[k] = (np.zeros(0, np.uint64), np.zeros(0, bool))
+    return out
 
 
 def _bools(values: pa.Array | pa.ChunkedArray) -> np.ndarray[Any, Any]:
@@ -257,22 +361,22 @@ def _stratum(spec: ProjectSpec, lab: pa.Table) -> pa.ChunkedArray | pa.Array:
     return col.cast(pa.string())
 
 
-def _lineage(project: Project, ids: pa.ChunkedArray) -> dict[str, Any]:
-    """Lineage columns from annotations/consensus.parquet (nulls when it does not exist)."""
+LINEAGE_SOURCE = {  # release column → consensus.parquet column
+    "annotation_ids": "annotation_ids",
+    "n_annotators": "n_annotators",
+    "agreement": "agreement",
+    "label_method": "method",
+}
+
+
+def _lineage_table(project: Project, ids: pa.ChunkedArray) -> tuple[pa.Table | None, Any]:
+    """(consensus columns named as in the release, row of each item or null), or (None,
+    None) when annotations/consensus.parquet does not exist."""
     path = project.paths.annotations / "consensus.parquet"
-    n = len(ids)
-    if not path.is_file():
-        return {}
-    cons = pq.read_table(
-        path, columns=["item_id", "method", "n_annotators", "annotation_ids", "agreement"]
-    )
+    if not path.is_file() or len(ids) == 0:
+        return None, None
+    cons = pq.read_table(path, columns=["item_id", *LINEAGE_SOURCE.values()])
     cons = cons.cast(pa.schema([CONSENSUS_SCHEMA.field(c) for c in cons.column_names]))
     idx = _positions_of(ids, cons.column("item_id"))
-    if n == 0:
-        return {}
-    return {
-        "annotation_ids": pc.take(cons.column("annotation_ids"), idx),
-        "n_annotators": pc.take(cons.column("n_annotators"), idx),
-        "agreement": pc.take(cons.column("agreement"), idx),
-        "label_method": pc.take(cons.column("method"), idx),
-    }
+    table = pa.table({name: cons.column(src) for name, src in LINEAGE_SOURCE.items()})
+    return table.combine_chunks(), idx

@@ -54,3 +54,31 @@ def leakage_figures(
         )
     out["total"] = sum(v for v in out.values())
     return out
+
+
+def overlap_keys(values: np.ndarray, valid: np.ndarray, split_idx: np.ndarray) -> int:  # type: ignore[type-arg]
+    """:func:`overlap` on fixed-width keys (uint64 hashes with a validity mask)."""
+    keep = np.flatnonzero(valid)
+    if keep.size == 0:
+        return 0
+    v, s = values[keep], split_idx[keep]
+    order = np.lexsort((s, v))
+    v, s = v[order], s[order]
+    new_value = np.r_[True, v[1:] != v[:-1]]
+    new_pair = new_value | np.r_[True, s[1:] != s[:-1]]
+    # a value leaks when it has more than one (value, split) pair
+    pairs_per_value = np.add.reduceat(new_pair.astype(np.int64), np.flatnonzero(new_value))
+    return int((pairs_per_value > 1).sum())
+
+
+def leakage_from_keys(
+    keys: list[tuple[np.ndarray, np.ndarray]],  # type: ignore[type-arg]
+    split_idx: np.ndarray,  # type: ignore[type-arg]
+) -> dict[str, Any]:
+    """:func:`leakage_figures` from the local engine's keys (sha256, group, cluster order)."""
+    out: dict[str, Any] = {}
+    for name, (values, valid) in zip(("exact_hash", "group", "near_duplicate"), keys, strict=True):
+        out[name] = overlap_keys(values, valid, split_idx)
+    out = {k: out[k] for k in ("exact_hash", "near_duplicate", "group")}
+    out["total"] = sum(out.values())
+    return out

@@ -24,9 +24,9 @@ from datakit.io import read_json, sha256_file, write_json, write_text
 from datakit.project import Project
 from datakit.spec.model import ProjectSpec
 
-from .gate import GateResult, enforce_gate, file_sha256
-from .inputs import ReleaseInputs, load_inputs
-from .leakage import leakage_figures
+from .gate import GateResult, enforce_gate, file_sha256, prefetch_sha256
+from .inputs import ReleaseKeys, load_keys
+from .leakage import leakage_from_keys
 from .metadata import attribute_counts, check_metadata, class_counts
 from .shards import (
     LINEAGE_NAMES,
@@ -36,7 +36,7 @@ from .shards import (
     is_media,
     release_schema,
 )
-from .splits import assign_splits, split_names
+from .splits import assign_split_indices, split_names
 
 Layout = Literal["huggingface", "aihub"]
 Progress = Callable[[int, int | None], None]
@@ -135,10 +135,18 @@ def package(
             hint="releases are never overwritten: raise dataset.version in datakit.yaml "
             "(or pass --release-version), or delete the folder yourself",
         )
-    gate = enforce_gate(project, accept_failed_check=accept_failed_check)
     from datakit.engine import resolve_engine
 
     engine_name = resolve_engine(engine, spec)
+    # Refuse early on a missing, failed or spec-stale check; whether the data changed since
+    # the check needs their hashes, which run on a thread while pass one reads the inputs.
+    prefetch_sha256([project.paths.manifest, project.paths.labels])
+    enforce_gate(project, accept_failed_check=accept_failed_check, check_data=False)
+    gate: GateResult | None = None
+
+    def full_gate() -> None:
+        nonlocal gate
+        gate = enforce_gate(project, accept_failed_check=accept_failed_check)
 
     root = project.paths.releases
     root.mkdir(parents=True, exist_ok=True)
@@ -150,9 +158,13 @@ def package(
         if engine_name == "spark":
             from .spark import build_spark
 
+            full_gate()
             built = build_spark(project, spec, tmp, media, rows_per_shard, progress)
         else:
-            built = build_local(project, spec, tmp, media, rows_per_shard, progress)
+            built = build_local(
+                project, spec, tmp, media, rows_per_shard, progress, before_write=full_gate
+            )
+        assert gate is not None
         if built.leakage["total"]:  # pragma: no cover - the unit construction rules this out
             raise ReleaseError(f"split leakage found: {built.leakage}")
         date, date_source = release_date(spec, built.latest_collected_at)
@@ -242,61 +254,120 @@ def build_local(
     media: MediaMode,
     rows_per_shard: int | None,
     progress: Progress | None,
+    before_write: Callable[[], None] | None = None,
 ) -> BuiltRelease:
-    """The local engine: Arrow/numpy on this machine."""
-    inputs = load_inputs(project, spec)
-    # Parsing labels.jsonl leaves freed blocks in Arrow's pool; hand them back before the
-    # split computation (numpy, system allocator) so the two peaks do not add up.
-    pa.default_memory_pool().release_unused()
-    if inputs.items.num_rows == 0:
+    """The local engine, in two passes. Pass one reduces the manifest and the label records to
+    fixed-width keys and assigns the splits; pass two streams the manifest's content batch by
+    batch, joins each batch with its labels and lineage, writes the shards and accumulates
+    the figures. Only keys, label records and lineage are held for all items at once."""
+    keys = load_keys(project, spec)
+    if keys.count == 0:
         raise _no_items()
-    items = inputs.items
-    assignment = assign_splits(
-        pa.table(
-            {
-                "id": items.column("id"),
-                "sha256": items.column("source_sha256"),
-                "group": items.column("_group"),
-                "near_dup_cluster": items.column("near_dup_cluster"),
-                "stratum": items.column("_stratum"),
-            }
-        ),
-        ratios=spec.splits.ratios,
-        seed=spec.splits.seed,
+    split_idx, unit_key = assign_split_indices(
+        keys.item_hash, keys.keys, keys.stratum, spec.splits.ratios
     )
-    items = items.append_column("split", assignment.column("split"))
-    leakage = leakage_figures(items)
-    splits = items.column("split")
-    split_sizes = {
-        s: int(pc.sum(pc.equal(splits, s)).as_py() or 0) for s in split_names(spec.splits.ratios)
-    }
+    names = split_names(spec.splits.ratios)
+    leakage = leakage_from_keys(keys.keys, split_idx)
+    counts = np.bincount(split_idx, minlength=len(names))
+    split_sizes = {s: int(counts[i]) for i, s in enumerate(names)}
+    units = int(np.unique(unit_key).size)
+    # Pass two needs none of the keys: free them before it starts.
+    del unit_key
+    keys.item_hash, keys.keys, keys.stratum = np.zeros(0, np.uint64), [], None
+    pa.default_memory_pool().release_unused()
+    if before_write is not None:
+        before_write()
+    figures = _Figures(spec)
     shards = _write_shards(
-        project, spec, inputs, items, out, split_sizes, media, rows_per_shard, progress
+        project,
+        spec,
+        keys,
+        split_idx,
+        names,
+        out,
+        split_sizes,
+        media,
+        rows_per_shard,
+        progress,
+        figures,
     )
-    methods: dict[str, int] = {}
-    mean_agreement = mean_annotators = None
-    if "label_method" in items.column_names:
-        methods = _totals(items, "label_method", splits)
-        mean_agreement = pc.mean(items.column("agreement")).as_py()
-        mean_annotators = pc.mean(items.column("n_annotators")).as_py()
-    skipped = dict(inputs.skipped)
-    pii_items = skipped.pop("_pii_items", 0)
     return BuiltRelease(
         split_sizes=split_sizes,
         shards=shards,
         leakage=leakage,
-        classes=class_counts(spec, items, splits),
-        attributes=attribute_counts(spec, items, splits),
-        sources=_totals(items, "source_name", splits),
-        methods=methods,
-        mean_agreement=mean_agreement,
-        mean_annotators=mean_annotators,
-        units=int(pc.count_distinct(assignment.column("unit")).as_py() or 0),
-        skipped=skipped,
-        pii_items=pii_items,
-        collection_dates=inputs.collection_dates,
-        latest_collected_at=inputs.latest_collected_at,
+        classes=figures.classes(),
+        attributes=figures.attributes(),
+        sources=figures.totals("source_name"),
+        methods=figures.totals("label_method"),
+        mean_agreement=figures.mean("agreement"),
+        mean_annotators=figures.mean("n_annotators"),
+        units=units,
+        skipped=keys.skipped,
+        pii_items=keys.pii_items,
+        collection_dates=keys.collection_dates,
+        latest_collected_at=keys.latest_collected_at,
     )
+
+
+def _add(acc: dict[str, Any], new: dict[str, Any]) -> None:
+    """Sum nested count dictionaries into ``acc``."""
+    for k, v in new.items():
+        if isinstance(v, dict):
+            _add(acc.setdefault(k, {}), v)
+        else:
+            acc[k] = acc.get(k, 0) + v
+
+
+def _sorted(d: dict[str, Any]) -> dict[str, Any]:
+    return {k: _sorted(v) if isinstance(v, dict) else v for k, v in sorted(d.items())}
+
+
+class _Figures:
+    """The release figures, accumulated over the batches of pass two."""
+
+    def __init__(self, spec: ProjectSpec) -> None:
+        self.spec = spec
+        self.class_acc: dict[str, Any] = {}
+        self.attr_acc: dict[str, Any] = {}
+        self.total_acc: dict[str, dict[str, int]] = {"source_name": {}, "label_method": {}}
+        self.sums: dict[str, list[float]] = {"agreement": [0.0, 0], "n_annotators": [0.0, 0]}
+        self.has_lineage = False
+
+    def add(self, table: pa.Table, splits: pa.Array) -> None:
+        from .metadata import _by_split
+
+        _add(self.class_acc, class_counts(self.spec, table, splits))
+        _add(self.attr_acc, attribute_counts(self.spec, table, splits))
+        for name, acc in self.total_acc.items():
+            if name in table.column_names:
+                _add(acc, {k: sum(v.values()) for k, v in _by_split(table[name], splits).items()})
+        if "agreement" in table.column_names:
+            self.has_lineage = True
+            for name, pair in self.sums.items():
+                col = table[name]
+                pair[0] += float(pc.sum(col).as_py() or 0)
+                pair[1] += len(col) - col.null_count
+
+    def classes(self) -> dict[str, dict[str, int]]:
+        if not self.class_acc and not self.spec.task.class_names:
+            return {}
+        f = self.spec.label_field
+        if f.type not in ("class", "classes", "spans", "boxes"):
+            return {}
+        counts = _sorted(self.class_acc)
+        ordered = {c: counts.get(c, {}) for c in self.spec.task.class_names}
+        ordered.update({k: v for k, v in counts.items() if k not in ordered})
+        return ordered
+
+    def attributes(self) -> dict[str, dict[str, dict[str, int]]]:
+        return {k: _sorted(v) for k, v in self.attr_acc.items()}
+
+    def totals(self, name: str) -> dict[str, int]:
+        return _sorted(self.total_acc[name])
+
+    def mean(self, name: str) -> float | None:
+        total, n = self.sums[name]
+        return total / n if self.has_lineage and n else None
 
 
 def _totals(items: pa.Table, column: str, splits: Any) -> dict[str, int]:
@@ -311,19 +382,20 @@ def _totals(items: pa.Table, column: str, splits: Any) -> dict[str, int]:
 def _write_shards(
     project: Project,
     spec: ProjectSpec,
-    inputs: ReleaseInputs,
-    items: pa.Table,
+    keys: ReleaseKeys,
+    split_idx: np.ndarray[Any, Any],
+    names: list[str],
     out: Path,
     split_sizes: dict[str, int],
     media: MediaMode,
     rows_per_shard: int | None,
     progress: Progress | None,
+    figures: _Figures,
 ) -> dict[str, list[dict[str, Any]]]:
     schema = release_schema(spec, media)
     content = content_column(spec)
     media_data = is_media(spec)
-    sizes = items.column("_size")
-    avg = max(1.0, float(pc.mean(sizes).as_py() or 1.0)) if len(sizes) else 1.0
+    avg = max(1.0, keys.mean_size)
     target = MEDIA_SHARD_BYTES if media_data else TEXT_SHARD_BYTES
     per_shard = rows_per_shard or max(1, int(target / avg))
     row_group = max(1, min(per_shard, 100 if media_data else 100_000, int(ROW_GROUP_BYTES / avg)))
@@ -336,46 +408,34 @@ def _write_shards(
         progress=progress,
     )
     source_col = "stored_path" if media_data else "text"
-    pf = pq.ParquetFile(project.paths.manifest)
+    manifest_path = project.paths.manifest
+    pf = pq.ParquetFile(manifest_path)
     if source_col not in pf.schema_arrow.names:
         raise InputError(
-            f"manifest has no {source_col} column", file=project.paths.rel(project.paths.manifest)
+            f"manifest has no {source_col} column", file=project.paths.rel(manifest_path)
         )
-    positions = inputs.positions
-    offset = 0
+    have = set(pf.schema_arrow.names)
+    wanted = [c for c in ("id", source_col, "sha256", "source", "near_dup_cluster") if c in have]
     batch_rows = 256 if media_data else 65_536
-    for batch in pf.iter_batches(batch_size=batch_rows, columns=[source_col]):
-        n = batch.num_rows
-        i0, i1 = np.searchsorted(positions, [offset, offset + n])
-        if i1 > i0:
-            sub = items.slice(int(i0), int(i1 - i0))
-            src = batch.column(0).take(pa.array(positions[i0:i1] - offset))
-            for split in split_sizes:
-                mask = pc.equal(sub.column("split"), split)
-                part = sub.filter(mask)
-                if part.num_rows == 0:
-                    continue
-                part_src = src.filter(
-                    mask.combine_chunks() if isinstance(mask, pa.ChunkedArray) else mask
-                )
-                if media_data:
-                    cvalues = _media_values(project, part, part_src, out, split, media)
-                else:
-                    cvalues = part_src
-                cols = []
-                for f in schema:
-                    if f.name == content:
-                        cols.append(
-                            pa.array(cvalues, f.type)
-                            if not isinstance(cvalues, pa.Array)
-                            else cvalues.cast(f.type)
-                        )
-                    elif f.name in part.column_names:
-                        cols.append(part.column(f.name).combine_chunks().cast(f.type))
-                    else:
-                        cols.append(pa.nulls(part.num_rows, f.type))
-                writer.add(split, pa.RecordBatch.from_arrays(cols, schema=schema))
-        offset += n
+    try:
+        _stream_batches(
+            project,
+            spec,
+            keys,
+            split_idx,
+            names,
+            out,
+            media,
+            schema,
+            writer,
+            figures,
+            pf.iter_batches(batch_size=batch_rows, columns=wanted),
+            content,
+            source_col,
+        )
+    except BaseException:
+        writer.abort()
+        raise
     files = writer.close()
     return {
         split: [
@@ -388,6 +448,88 @@ def _write_shards(
         ]
         for split, paths in files.items()
     }
+
+
+def _stream_batches(
+    project: Project,
+    spec: ProjectSpec,
+    keys: ReleaseKeys,
+    split_idx: np.ndarray[Any, Any],
+    names: list[str],
+    out: Path,
+    media: MediaMode,
+    schema: pa.Schema,
+    writer: ShardWriter,
+    figures: _Figures,
+    batches: Iterable[pa.RecordBatch],
+    content: str,
+    source_col: str,
+) -> None:
+    """Pass two: join each manifest batch with its labels and lineage, route it by split."""
+    media_data = is_media(spec)
+    positions = keys.positions
+    split_dict = pa.array(names, pa.string())
+    label_names = [n for n in keys.labels.column_names if n != "id"]
+    offset = 0
+    for batch in batches:
+        n = batch.num_rows
+        i0, i1 = (int(x) for x in np.searchsorted(positions, [offset, offset + n]))
+        offset += n
+        if i1 == i0:
+            continue
+        local = pa.array(positions[i0:i1] - (offset - n))
+        m = pa.Table.from_batches([batch]).take(local)
+        lab = _rows(
+            keys.labels, positions[i0:i1] if keys.label_rows is None else keys.label_rows[i0:i1]
+        )
+        cols: dict[str, Any] = {name: lab.column(name) for name in label_names}
+        cols["id"] = m.column("id")
+        cols["source_sha256"] = m.column("sha256")
+        cols["source_name"] = m.column("source")
+        if "near_dup_cluster" in m.column_names:
+            cols["near_dup_cluster"] = m.column("near_dup_cluster")
+        if keys.lineage is not None and keys.lineage_rows is not None:
+            rows = keys.lineage_rows.slice(i0, i1 - i0)
+            for name in keys.lineage.column_names:
+                cols[name] = pc.take(keys.lineage.column(name), rows)
+        sub = pa.table(cols)
+        sidx = split_idx[i0:i1]
+        splits = pa.DictionaryArray.from_arrays(pa.array(sidx.astype(np.int32)), split_dict)
+        figures.add(sub, splits.cast(pa.string()))
+        src = m.column(source_col)
+        for k, split in enumerate(names):
+            mask = sidx == k
+            if not mask.any():
+                continue
+            whole = bool(mask.all())
+            part = sub if whole else sub.filter(pa.array(mask))
+            part_src = src if whole else src.filter(pa.array(mask))
+            if media_data:
+                cvalues: Any = _media_values(
+                    project, part, part_src.combine_chunks(), out, split, media
+                )
+            else:
+                cvalues = part_src
+            arrays = []
+            for f in schema:
+                if f.name == content:
+                    arrays.append(
+                        pa.array(cvalues, f.type)
+                        if isinstance(cvalues, list)
+                        else cvalues.combine_chunks().cast(f.type)
+                    )
+                elif f.name in part.column_names:
+                    arrays.append(part.column(f.name).combine_chunks().cast(f.type))
+                else:
+                    arrays.append(pa.nulls(part.num_rows, f.type))
+            writer.add(split, pa.RecordBatch.from_arrays(arrays, schema=schema))
+
+
+def _rows(table: pa.Table, rows: np.ndarray[Any, Any]) -> pa.Table:
+    """``table.take(rows)``, or a zero-copy slice when the rows are consecutive."""
+    if len(rows) and int(rows[-1]) - int(rows[0]) == len(rows) - 1:
+        return table.slice(int(rows[0]), len(rows))
+    return table.take(pa.array(rows))
 
 
 def _media_values(

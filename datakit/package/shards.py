@@ -8,6 +8,9 @@ memory stays bounded by the row-group size whatever the dataset size.
 from __future__ import annotations
 
 import json
+import os
+import queue
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -251,7 +254,12 @@ class _SplitWriter:
 
 
 class ShardWriter:
-    """Routes row batches to one writer per split; closes every shard at the end."""
+    """Routes row batches to one writer per split; closes every shard at the end.
+
+    With ``threaded`` (the default) the Parquet encoding and compression run on a background
+    thread fed through a short queue, so they overlap with reading and joining the next
+    batch (pyarrow releases the GIL while it writes). At most ``queue_batches`` batches wait.
+    """
 
     def __init__(
         self,
@@ -263,6 +271,8 @@ class ShardWriter:
         row_group_rows: int,
         compression: str = "zstd",
         progress: Callable[[int, int | None], None] | None = None,
+        threaded: bool = os.environ.get("DATAKIT_SHARD_THREAD", "1") == "1",
+        queue_batches: int = 4,
     ) -> None:
         folder.mkdir(parents=True, exist_ok=True)
         self.schema = schema
@@ -273,14 +283,58 @@ class ShardWriter:
             s: _SplitWriter(s, n, rows_per_shard, row_group_rows, folder, schema, compression)
             for s, n in split_sizes.items()
         }
+        self._queue: queue.Queue[tuple[str, pa.RecordBatch] | None] | None = None
+        self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
+        if threaded:
+            self._queue = queue.Queue(maxsize=queue_batches)
+            self._thread = threading.Thread(target=self._drain, name="shard-writer", daemon=True)
+            self._thread.start()
+
+    def _drain(self) -> None:
+        assert self._queue is not None
+        while True:
+            job = self._queue.get()
+            if job is None:
+                return
+            if self._error is None:
+                try:
+                    self.writers[job[0]].add(job[1])
+                except BaseException as exc:  # handed to the caller in add()/close()
+                    self._error = exc
+
+    def _raise(self) -> None:
+        if self._error is not None:
+            error, self._error = self._error, None
+            raise error
 
     def add(self, split: str, batch: pa.RecordBatch) -> None:
-        self.writers[split].add(batch)
+        self._raise()
+        if self._queue is not None:
+            self._queue.put((split, batch))
+        else:
+            self.writers[split].add(batch)
         self.done += batch.num_rows
         if self.progress is not None:
             self.progress(self.done, self.total)
 
+    def _stop(self) -> None:
+        if self._thread is not None and self._queue is not None:
+            self._queue.put(None)
+            self._thread.join()
+            self._thread = None
+
+    def abort(self) -> None:
+        """Stop the background thread and close open files (after an error elsewhere)."""
+        self._stop()
+        for w in self.writers.values():
+            if w.writer is not None:
+                w.writer.close()
+                w.writer = None
+
     def close(self) -> dict[str, list[Path]]:
+        self._stop()
+        self._raise()
         for w in self.writers.values():
             w.close()
             if w.written != w.total:  # pragma: no cover - guards the routing logic

@@ -19,6 +19,7 @@ same numpy code in a pandas UDF) gives the identical assignment:
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -68,6 +69,28 @@ def stable_hash64(
         )
         starts = offsets[:-1]
         lengths = offsets[1:] - starts
+        distinct = np.unique(lengths)
+        if len(distinct) <= 64:
+            # Few distinct lengths (ids usually share one): hash each length's rows as a
+            # (rows, length) byte matrix, one vectorised step per byte column.
+            for length in distinct.tolist():
+                rows = None if len(distinct) == 1 else np.flatnonzero(lengths == length)
+                first = starts if rows is None else starts[rows]
+                if length == 0:
+                    continue
+                mat: npt.NDArray[np.uint8]
+                if rows is None:  # one length: the bytes are already an (n, length) matrix
+                    mat = data[offsets[0] : offsets[0] + n * length].reshape(n, length)
+                else:
+                    mat = data[first[:, None] + np.arange(length)]
+                hh = h if rows is None else h[rows]
+                for j in range(length):
+                    hh = (hh ^ mat[:, j].astype(np.uint64)) * _FNV_PRIME
+                if rows is None:
+                    h = hh
+                else:
+                    h[rows] = hh
+            return _mix64(h)
         active = np.arange(n)
         j = 0
         while True:
@@ -86,11 +109,9 @@ _HEX[np.frombuffer(b"abcdef", np.uint8)] = np.arange(10, 16, dtype=np.uint8)
 _HEX[np.frombuffer(b"ABCDEF", np.uint8)] = np.arange(10, 16, dtype=np.uint8)
 
 
-def sha256_codes(values: pa.Array | pa.ChunkedArray) -> npt.NDArray[np.int64] | None:
-    """Codes for a column of sha256 hex digests from their first 64 bits, without a hash
-    table of the strings (a 5M-row dictionary costs ~0.5 GB). Returns None unless every
-    value is a 64-character hex string. A shared 64-bit prefix of two different digests
-    (odds ~n²/2⁶⁵) only joins two units, which never causes leakage."""
+def hex64_prefix(values: pa.Array | pa.ChunkedArray) -> npt.NDArray[np.uint64] | None:
+    """The first 64 bits of each value of a column of 64-character hex digests (sha256), or
+    None unless every value is one."""
     arr = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
     n = len(arr)
     if n == 0 or arr.null_count or not pa.types.is_string(arr.type):
@@ -103,11 +124,21 @@ def sha256_codes(values: pa.Array | pa.ChunkedArray) -> npt.NDArray[np.int64] | 
     nibbles = _HEX[data[:, :16]]
     if (nibbles == 255).any():
         return None
-    prefix: npt.NDArray[np.uint64] = np.zeros(n, dtype=np.uint64)
-    for k in range(16):
-        prefix = (prefix << np.uint64(4)) | nibbles[:, k].astype(np.uint64)
+    packed = (nibbles[:, 0::2] << 4) | nibbles[:, 1::2]  # (n, 8) bytes, big-endian order
+    out: npt.NDArray[np.uint64] = np.ascontiguousarray(packed).view(">u8").reshape(n)
+    return out.astype(np.uint64)
+
+
+def sha256_codes(values: pa.Array | pa.ChunkedArray) -> npt.NDArray[np.int64] | None:
+    """Codes for a column of sha256 hex digests from their first 64 bits, without a hash
+    table of the strings (a 5M-row dictionary costs ~0.5 GB). Returns None unless every
+    value is a 64-character hex string. A shared 64-bit prefix of two different digests
+    (odds ~n²/2⁶⁵) only joins two units, which never causes leakage."""
+    prefix = hex64_prefix(values)
+    if prefix is None:
+        return None
     _, codes = np.unique(prefix, return_inverse=True)
-    return np.asarray(codes, dtype=np.int64).reshape(n)
+    return np.asarray(codes, dtype=np.int64).reshape(len(prefix))
 
 
 def _codes(values: pa.Array | pa.ChunkedArray) -> npt.NDArray[np.int64]:
@@ -152,6 +183,129 @@ def split_names(ratios: Mapping[str, float]) -> list[str]:
     return [s for s in SPLIT_ORDER if ratios.get(s, 0) > 0]
 
 
+def stratum_ranks(values: pa.Array | pa.ChunkedArray) -> npt.NDArray[np.int64]:
+    """Rank of each row's stratum value in string order (null counts as ""), so that ties
+    between strata break on the smallest value whatever the input order."""
+    strat = pc.fill_null(values.cast(pa.string()), "")
+    enc = pc.dictionary_encode(strat)
+    if isinstance(enc, pa.ChunkedArray):
+        enc = enc.combine_chunks()
+    rank = np.argsort(np.argsort(np.asarray(enc.dictionary.to_pylist(), dtype=object)))
+    return np.asarray(rank[np.asarray(enc.indices.to_numpy(zero_copy_only=False), np.int64)])
+
+
+def unit_key_codes(
+    table: pa.Table, columns: Sequence[str] = ("sha256", "group", "near_dup_cluster")
+) -> list[npt.NDArray[np.int64]]:
+    """Integer codes (-1 for null) of the unit columns present in ``table``."""
+    codes = []
+    for c in columns:
+        if c not in table.column_names:
+            continue
+        fast = sha256_codes(table.column(c)) if c == "sha256" else None
+        codes.append(fast if fast is not None else _codes(table.column(c)))
+    return codes
+
+
+def components(keys: Sequence[npt.NDArray[Any]], n: int) -> npt.NDArray[np.int64]:
+    """Component label per item, items joined when they share a key value in any key
+    column (``-1`` — or, for unsigned keys, a ``False`` in the matching mask — is null).
+
+    Each column links every run of equal values to its first member; scipy's connected
+    components then labels the graph. Labels are numbered in order of each component's
+    first item, like :func:`connected_units`.
+    """
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    src: list[npt.NDArray[np.int64]] = []
+    dst: list[npt.NDArray[np.int64]] = []
+    for key in keys:
+        values, valid = key if isinstance(key, tuple) else (key, key >= 0)
+        idx = np.flatnonzero(valid)
+        if idx.size < 2:
+            continue
+        order = idx[np.argsort(values[idx], kind="stable")]
+        v = values[order]
+        same = v[1:] == v[:-1]
+        if not same.any():
+            continue
+        run_start = np.r_[True, ~same]
+        first = order[np.flatnonzero(run_start)][np.cumsum(run_start) - 1]
+        linked = first != order
+        src.append(first[linked])
+        dst.append(order[linked])
+    if not src:
+        return np.arange(n, dtype=np.int64)
+    a, b = np.concatenate(src), np.concatenate(dst)
+    graph = coo_matrix((np.ones(a.size, np.int8), (a, b)), shape=(n, n)).tocsr()
+    _, labels = connected_components(graph, directed=False)
+    # Renumber by first member so labels do not depend on scipy's traversal details.
+    first_seen = np.full(int(labels.max()) + 1, n, dtype=np.int64)
+    np.minimum.at(first_seen, labels, np.arange(n, dtype=np.int64))
+    return np.asarray(first_seen[labels], dtype=np.int64)
+
+
+def assign_split_indices(
+    item_hash: npt.NDArray[np.uint64],
+    keys: Sequence[Any],
+    item_stratum: npt.NDArray[np.int64] | None,
+    ratios: Mapping[str, float],
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.uint64]]:
+    """The assignment on plain arrays: (split index into ``split_names(ratios)``, unit key)
+    per item. ``item_hash`` is ``stable_hash64(ids, seed)``; ``keys`` as for
+    :func:`components`; ``item_stratum`` from :func:`stratum_ranks` (None: one stratum)."""
+    n = len(item_hash)
+    names = split_names(ratios)
+    comp = components(keys, n)
+    if item_stratum is None:
+        item_stratum = np.zeros(n, dtype=np.int64)
+
+    # Order-free unit key: the smallest member hash.
+    unit_key = np.full(n, np.iinfo(np.uint64).max, dtype=np.uint64)
+    np.minimum.at(unit_key, comp, item_hash)
+    key = unit_key[comp]
+
+    # Majority stratum per unit: sort items by (unit, stratum), count runs.
+    order = np.lexsort((item_stratum, comp))
+    c_sorted, s_sorted = comp[order], item_stratum[order]
+    run_start = np.r_[True, (c_sorted[1:] != c_sorted[:-1]) | (s_sorted[1:] != s_sorted[:-1])]
+    starts = np.flatnonzero(run_start)
+    run_len = np.diff(np.r_[starts, n])
+    run_comp, run_strat = c_sorted[starts], s_sorted[starts]
+    del order, c_sorted, s_sorted, run_start, starts  # peak memory: keep few n-sized arrays
+    # Best run per unit: largest count, then smallest stratum code.
+    best = np.lexsort((run_strat, -run_len, run_comp))
+    first = np.r_[True, run_comp[best][1:] != run_comp[best][:-1]]
+    chosen = best[first]
+    unit_comp = run_comp[chosen]  # sorted unit labels
+    unit_stratum = run_strat[chosen]
+    unit_size = np.bincount(comp, minlength=n)[unit_comp]
+    unit_k = unit_key[unit_comp]
+    del best, first, chosen, run_len, run_comp, run_strat, unit_key
+
+    # Within each stratum, walk units by key; the midpoint of each unit's item range decides.
+    u_order = np.lexsort((unit_k, unit_stratum))
+    st, sz = unit_stratum[u_order], unit_size[u_order].astype(np.float64)
+    cum = np.cumsum(sz)
+    new_stratum = np.r_[True, st[1:] != st[:-1]]
+    grp = np.cumsum(new_stratum) - 1
+    base = np.r_[0.0, cum][np.flatnonzero(new_stratum)][grp]
+    total = np.bincount(grp, weights=sz)[grp]
+    mid = (cum - base - sz / 2.0) / total
+    weights = np.array([ratios[s] for s in names], dtype=np.float64)
+    bounds = np.cumsum(weights / weights.sum())[:-1]
+    unit_split_sorted = np.searchsorted(bounds, mid, side="right")
+    del st, sz, cum, new_stratum, grp, base, total, mid
+    unit_split = np.empty_like(unit_split_sorted)
+    unit_split[u_order] = unit_split_sorted
+
+    split_of_comp = np.zeros(n, dtype=np.int64)
+    split_of_comp[unit_comp] = unit_split
+    item_split = split_of_comp[comp]
+    return item_split, key
+
+
 def assign_splits(
     table: pa.Table,
     *,
@@ -174,62 +328,12 @@ def assign_splits(
                 "split": pa.array([], pa.string()),
             }
         )
-    item_hash = stable_hash64(table.column("id"), seed)
-    unit_cols = [c for c in ("sha256", "group", "near_dup_cluster") if c in table.column_names]
-    codes = []
-    for c in unit_cols:
-        fast = sha256_codes(table.column(c)) if c == "sha256" else None
-        codes.append(fast if fast is not None else _codes(table.column(c)))
-    comp = connected_units(codes, n)
-
-    # Order-free unit key: the smallest member hash.
-    unit_key = np.full(n, np.iinfo(np.uint64).max, dtype=np.uint64)
-    np.minimum.at(unit_key, comp, item_hash)
-    key = unit_key[comp]
-
-    # Stratum per item (codes ordered by value, so ties break on the smallest value).
-    if "stratum" in table.column_names:
-        strat = pc.fill_null(table.column("stratum").cast(pa.string()), "")
-        enc = pc.dictionary_encode(strat).combine_chunks()
-        rank = np.argsort(np.argsort(np.asarray(enc.dictionary.to_pylist(), dtype=object)))
-        item_stratum = rank[np.asarray(enc.indices.to_numpy(zero_copy_only=False), np.int64)]
-    else:
-        item_stratum = np.zeros(n, dtype=np.int64)
-
-    # Majority stratum per unit: sort items by (unit, stratum), count runs.
-    order = np.lexsort((item_stratum, comp))
-    c_sorted, s_sorted = comp[order], item_stratum[order]
-    run_start = np.r_[True, (c_sorted[1:] != c_sorted[:-1]) | (s_sorted[1:] != s_sorted[:-1])]
-    starts = np.flatnonzero(run_start)
-    run_len = np.diff(np.r_[starts, n])
-    run_comp, run_strat = c_sorted[starts], s_sorted[starts]
-    # Best run per unit: largest count, then smallest stratum code.
-    best = np.lexsort((run_strat, -run_len, run_comp))
-    first = np.r_[True, run_comp[best][1:] != run_comp[best][:-1]]
-    chosen = best[first]
-    unit_comp = run_comp[chosen]  # sorted unit labels
-    unit_stratum = run_strat[chosen]
-    unit_size = np.bincount(comp, minlength=n)[unit_comp]
-    unit_k = unit_key[unit_comp]
-
-    # Within each stratum, walk units by key; the midpoint of each unit's item range decides.
-    u_order = np.lexsort((unit_k, unit_stratum))
-    st, sz = unit_stratum[u_order], unit_size[u_order].astype(np.float64)
-    cum = np.cumsum(sz)
-    new_stratum = np.r_[True, st[1:] != st[:-1]]
-    grp = np.cumsum(new_stratum) - 1
-    base = np.r_[0.0, cum][np.flatnonzero(new_stratum)][grp]
-    total = np.bincount(grp, weights=sz)[grp]
-    mid = (cum - base - sz / 2.0) / total
-    weights = np.array([ratios[s] for s in names], dtype=np.float64)
-    bounds = np.cumsum(weights / weights.sum())[:-1]
-    unit_split_sorted = np.searchsorted(bounds, mid, side="right")
-    unit_split = np.empty_like(unit_split_sorted)
-    unit_split[u_order] = unit_split_sorted
-
-    split_of_comp = np.zeros(n, dtype=np.int64)
-    split_of_comp[unit_comp] = unit_split
-    item_split = split_of_comp[comp]
+    item_split, key = assign_split_indices(
+        stable_hash64(table.column("id"), seed),
+        unit_key_codes(table),
+        stratum_ranks(table.column("stratum")) if "stratum" in table.column_names else None,
+        ratios,
+    )
     split_arr = pa.DictionaryArray.from_arrays(
         pa.array(item_split.astype(np.int32)), pa.array(names, pa.string())
     ).cast(pa.string())

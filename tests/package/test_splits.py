@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import random
 from collections import Counter, defaultdict
 
@@ -169,3 +170,48 @@ def test_sha256_codes_match_dictionary_codes() -> None:
     assert sha256_codes(pa.array(["not-a-digest"] * 3)) is None
     assert sha256_codes(pa.array(["g" * 64])) is None
     assert sha256_codes(pa.array([digests[0], None])) is None
+
+
+def test_release_assignment_equals_the_reference(ready) -> None:  # type: ignore[no-untyped-def]
+    """The local engine's streaming assignment (hashed keys, labels in another order than
+    the manifest) gives each item the split the reference ``assign_splits`` gives it."""
+    from datakit.package.run import package
+
+    n = 150
+    project = ready(
+        n=n,
+        group=lambda i: f"g{i % 23}" if i % 3 else None,
+        cluster=lambda i: f"c{i % 7}" if i % 11 == 0 else None,
+        sha=lambda i: hashlib.sha256(str(i % 60).encode()).hexdigest(),
+        label_of=lambda i: ("긍정", "부정", "중립")[(i * 7) % 3],
+    )
+    lines = project.paths.labels.read_text(encoding="utf-8").splitlines()
+    project.paths.labels.write_text("\n".join(reversed(lines)) + "\n", encoding="utf-8")
+    from tests.package.builders import write_quality
+
+    write_quality(project)
+    manifest = pq.read_table(project.paths.manifest)
+    labels = {r["id"]: r for r in map(json.loads, lines)}
+    reference = assign_splits(
+        pa.table(
+            {
+                "id": manifest.column("id"),
+                "sha256": manifest.column("sha256"),
+                "group": manifest.column("group"),
+                "near_dup_cluster": manifest.column("near_dup_cluster"),
+                "stratum": [labels[i]["label"] for i in manifest.column("id").to_pylist()],
+            }
+        ),
+        ratios=project.spec.splits.ratios,
+        seed=project.spec.splits.seed,
+    )
+    expected = dict(
+        zip(reference.column("id").to_pylist(), reference.column("split").to_pylist(), strict=True)
+    )
+    rel = package(project)
+    got: dict[str, str] = {}
+    for shard in sorted((rel.path / "data").glob("*.parquet")):
+        ids = pq.read_table(shard, columns=["id"]).column("id").to_pylist()
+        got.update(dict.fromkeys(ids, shard.name.split("-")[0]))
+    assert got == expected
+    assert len(set(expected.values())) == 3
