@@ -154,7 +154,9 @@ def load_keys(project: Project, spec: ProjectSpec) -> ReleaseKeys:
             hint="rerun `datakit collect` with this datakit version",
         )
     scan = _scan_manifest(pf, have)
+    release_memory()  # return the decoders' buffers before the next peak
     labels = _read_labels(paths.labels, spec, project)
+    release_memory()
     ids = labels.column("id")
     if pc.any(pc.is_null(ids)).as_py():
         raise InputError("a label record has no id", file=paths.rel(paths.labels), field="id")
@@ -216,8 +218,16 @@ def load_keys(project: Project, spec: ProjectSpec) -> ReleaseKeys:
     if key is not None and key in labels.column_names:
         stratum = stratum_ranks(_stratum(spec, pa.table({key: label_column(key)})))
 
-    lineage, lineage_rows = _lineage_table(project, released_ids)
     sizes = scan["size"][positions]
+    facts = {
+        "pii_items": int(scan["has_pii"][positions].sum()),
+        "collection_dates": (scan["first_date"], scan["last_date"]),
+        "latest_collected_at": scan["last_collected"],
+    }
+    del scan  # the whole-manifest arrays: only the released items' keys are kept
+    release_memory()
+    lineage, lineage_rows = _lineage_table(project, released_ids)
+    release_memory()
     return ReleaseKeys(
         positions=positions,
         labels=labels,
@@ -230,10 +240,21 @@ def load_keys(project: Project, spec: ProjectSpec) -> ReleaseKeys:
         mean_size=float(sizes.mean()) if len(sizes) else 1.0,
         manifest_rows=n_rows,
         skipped=skipped,
-        pii_items=int(scan["has_pii"][positions].sum()),
-        collection_dates=(scan["first_date"], scan["last_date"]),
-        latest_collected_at=scan["last_collected"],
+        **facts,
     )
+
+
+def release_memory() -> None:
+    """Hand freed memory back to the system between the passes: Arrow's pool keeps freed
+    blocks, and glibc keeps freed heap pages (numpy temporaries) until trimmed. Without this
+    the next pass's peak stacks on top of the last one's garbage."""
+    pa.default_memory_pool().release_unused()
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc: nothing to trim
+        pass
 
 
 def _scan_manifest(pf: pq.ParquetFile, have: set[str]) -> dict[str, Any]:
@@ -378,5 +399,5 @@ def _lineage_table(project: Project, ids: pa.ChunkedArray) -> tuple[pa.Table | N
     cons = pq.read_table(path, columns=["item_id", *LINEAGE_SOURCE.values()])
     cons = cons.cast(pa.schema([CONSENSUS_SCHEMA.field(c) for c in cons.column_names]))
     idx = _positions_of(ids, cons.column("item_id"))
-    table = pa.table({name: cons.column(src) for name, src in LINEAGE_SOURCE.items()})
-    return table.combine_chunks(), idx
+    # Kept chunked (a combined copy would double the peak); pass two takes rows by index.
+    return pa.table({name: cons.column(src) for name, src in LINEAGE_SOURCE.items()}), idx

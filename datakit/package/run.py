@@ -25,7 +25,7 @@ from datakit.project import Project
 from datakit.spec.model import ProjectSpec
 
 from .gate import GateResult, enforce_gate, file_sha256, prefetch_sha256
-from .inputs import ReleaseKeys, load_keys
+from .inputs import ReleaseKeys, load_keys, release_memory
 from .leakage import leakage_from_keys
 from .metadata import attribute_counts, check_metadata, class_counts
 from .shards import (
@@ -263,6 +263,7 @@ def build_local(
     keys = load_keys(project, spec)
     if keys.count == 0:
         raise _no_items()
+    release_memory()
     split_idx, unit_key = assign_split_indices(
         keys.item_hash, keys.keys, keys.stratum, spec.splits.ratios
     )
@@ -274,7 +275,7 @@ def build_local(
     # Pass two needs none of the keys: free them before it starts.
     del unit_key
     keys.item_hash, keys.keys, keys.stratum = np.zeros(0, np.uint64), [], None
-    pa.default_memory_pool().release_unused()
+    release_memory()
     if before_write is not None:
         before_write()
     figures = _Figures(spec)
