@@ -30,9 +30,11 @@ EPILOG = (
 def render_error(exc: DatakitError, *, debug: bool) -> None:
     if debug:
         err_console.print("".join(traceback.format_exception(exc)), markup=False)
-    err_console.print(f"[bold red]error:[/] {exc.message}", markup=True)
+    from rich.markup import escape  # messages quote user text and `pip install 'x[extra]'`
+
+    err_console.print(f"[bold red]error:[/] {escape(exc.message)}", markup=True)
     if exc.hint:
-        err_console.print(f"[yellow]hint:[/] {exc.hint}", markup=True)
+        err_console.print(f"[yellow]hint:[/] {escape(exc.hint)}", markup=True)
 
 
 class DatakitGroup(TyperGroup):

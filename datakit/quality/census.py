@@ -516,23 +516,11 @@ def pair_with_manifest(
     seen: set[str] = set()
     f = result.facts
     for i, item in enumerate(f.items):
-        status = statuses.get(item)
-        problem: tuple[str, str, str] | None = None
-        if status is None:
-            problem = ("$.id", "unpaired", "no item with this id in data/manifest.parquet")
-        elif status != "ok":
-            problem = ("$.id", "unpaired", f"the item's manifest status is {status!r}, not 'ok'")
-        elif item in seen:
-            problem = ("$.id", "duplicate", "a second label record for the same item")
-        elif file_names is not None and file_name_facet is not None:
+        expected = got = None
+        if file_names is not None and file_name_facet is not None:
             expected = file_names.get(item)
             got = f.facets[i][file_name_facet] if f.facets[i] else None
-            if expected is not None and got is not None and got != expected:
-                problem = (
-                    "$.file_name",
-                    "pairing",
-                    f"file_name {got!r} is not the item's source file {expected!r}",
-                )
+        problem = pairing_problem(statuses.get(item), item in seen, expected, got)
         seen.add(item)
         if problem is not None:
             path, rule, message = problem
@@ -541,6 +529,28 @@ def pair_with_manifest(
             )
             if f.schema_valid[i]:
                 result.valid -= 1
+
+
+def pairing_problem(
+    status: str | None, seen: bool, expected_file_name: str | None, file_name: Any
+) -> tuple[str, str, str] | None:
+    """(path, rule, message) of the 파일 error for one label record, or None when it pairs:
+    ``status`` is its item's manifest status (None: no such item), ``seen`` whether an
+    earlier record (file order) had the same id; the file names are compared when both are
+    given. Shared by every engine, so that they pair records by the same rules."""
+    if status is None:
+        return ("$.id", "unpaired", "no item with this id in data/manifest.parquet")
+    if status != "ok":
+        return ("$.id", "unpaired", f"the item's manifest status is {status!r}, not 'ok'")
+    if seen:
+        return ("$.id", "duplicate", "a second label record for the same item")
+    if expected_file_name is not None and file_name is not None and file_name != expected_file_name:
+        return (
+            "$.file_name",
+            "pairing",
+            f"file_name {file_name!r} is not the item's source file {expected_file_name!r}",
+        )
+    return None
 
 
 def paired_items(result: CensusResult, statuses: Mapping[str, str]) -> dict[str, tuple[Any, ...]]:

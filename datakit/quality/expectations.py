@@ -106,7 +106,9 @@ class Outcome:
 
 
 def _jsonable(value: Any) -> Any:
-    return json.loads(json.dumps(value, ensure_ascii=False, default=str))
+    # NaN (pandas' missing value) and infinities are not JSON: they become null.
+    dumped = json.dumps(value, ensure_ascii=False, default=str)
+    return json.loads(dumped, parse_constant=lambda _: None)
 
 
 # -- loading suites -------------------------------------------------------------------------

@@ -51,6 +51,7 @@ class QualityReport:
     expectations: list[dict[str, Any]] = field(default_factory=list)
     files: dict[str, str] = field(default_factory=dict)
     dataset: dict[str, Any] = field(default_factory=dict)
+    engine: str = "local"
 
     @property
     def failed_indicators(self) -> list[str]:
@@ -74,6 +75,7 @@ class QualityReport:
             "errors": {"counts": counts, "total": len(self.errors)},
             "expectations": self.expectations,
             "files": self.files,
+            "engine": self.engine,
         }
 
 
@@ -127,13 +129,8 @@ def check(
     """Measure every indicator against the spec's targets and write ``reports/``.
 
     ``engine`` is ``local`` or ``spark`` (default: ``DATAKIT_ENGINE``, then the spec)."""
-    from datakit.quality.expectations import (
-        BATCH_ROWS,
-        labels_batches,
-        load_suites,
-        manifest_batches,
-        validate_batches,
-    )
+    from datakit.engine import require_pyspark, resolve_engine
+    from datakit.quality.expectations import BATCH_ROWS, load_suites
     from datakit.tables import read_manifest
 
     def phase(name: str) -> None:
@@ -141,25 +138,16 @@ def check(
             on_phase(name)
 
     spec = project.spec
+    engine_name = resolve_engine(engine, spec)
+    if engine_name == "spark":
+        require_pyspark()  # before any work: the install hint, not a traceback
     q = spec.targets.quality
     paths = project.paths
     project.require(paths.manifest, produced_by="datakit collect")
     schema = _label_schema(project)
     manifest = read_manifest(paths.manifest)
-    mrows = manifest.select(["id", "status", "source_path"]).to_pydict()
-    statuses = dict(zip(mrows["id"], mrows["status"], strict=True))
     facet_fields = _facet_fields(project)
-    file_names = None
-    if "file_name" in facet_fields:
-        file_names = {
-            i: posixpath.basename(p.split("#", 1)[0])
-            for i, p in zip(mrows["id"], mrows["source_path"], strict=True)
-        }
-    fn_facet = facet_fields.index("file_name") if "file_name" in facet_fields else None
 
-    # -- syntactic census -------------------------------------------------------------------
-    census = CensusResult()
-    jsonl_records = 0
     inputs: dict[str, Any] = {
         "manifest": paths.rel(paths.manifest),
         "manifest_sha256": sha256_file(paths.manifest),
@@ -169,62 +157,34 @@ def check(
         "label_files_count": 0,
     }
     if paths.labels.is_file():
-        phase("구문 정확성: labels.jsonl")
         inputs["labels_sha256"] = sha256_file(paths.labels)
-        part = census_jsonl(
-            paths.labels,
-            schema,
-            file=paths.rel(paths.labels),
-            facet_fields=facet_fields,
-            workers=workers,
-            progress=progress,
-        )
-        pair_with_manifest(part, statuses, file_names=file_names, file_name_facet=fn_facet)
-        jsonl_records = part.records
-        census.merge(part)
     files_dir = label_files or default_label_files_dir(project)
-    if files_dir.is_dir():
-        files = sorted(p for p in files_dir.rglob("*.json") if p.is_file())
-        if files:
-            phase("구문 정확성: per-item label files")
-            inputs["label_files"] = paths.rel(files_dir)
-            inputs["label_files_count"] = len(files)
-            part = census_files(
-                files,
-                schema,
-                names=[paths.rel(f) for f in files],
-                facet_fields=facet_fields,
-                workers=workers,
-                progress=progress,
-            )
-            pair_with_manifest(part, statuses, file_names=file_names, file_name_facet=fn_facet)
-            census.merge(part)
+    files = (
+        sorted(p for p in files_dir.rglob("*.json") if p.is_file()) if files_dir.is_dir() else []
+    )
+    if files:
+        inputs["label_files"] = paths.rel(files_dir)
+        inputs["label_files_count"] = len(files)
+
+    # -- syntactic census, pairing, completeness and diversity figures --------------------------
+    if engine_name == "spark":
+        m = _measure_spark(project, schema, facet_fields, files, progress, phase)
+    else:
+        m = _measure_local(project, schema, manifest, facet_fields, files, workers, progress, phase)
+    census = m.census
 
     results: dict[str, ind.Indicator] = {}
     results["syntactic"] = ind.syntactic(census, q.syntactic)
     phase("형식성")
     results["format"] = ind.format_fitness(manifest, spec, q.format)
-
-    # -- completeness and diversity over the delivered (paired) items ---------------------------
-    delivered = paired_items(census, statuses)
-    label_i = 0
-    per_class: Counter[str] = Counter()
-    for facets in delivered.values():
-        if facets:
-            for c in ind.classes_of(facets[label_i]):
-                per_class[c] += 1
     results["completeness"] = ind.completeness(
-        len(delivered),
-        per_class,
+        m.delivered,
+        m.per_class,
         target_total=spec.targets.total,
         target_per_class=spec.targets.per_class,
         target=q.completeness,
     )
-    results["diversity"] = ind.diversity(
-        _composition_counts(project, manifest, delivered, facet_fields),
-        spec.targets.composition,
-        q.diversity,
-    )
+    results["diversity"] = ind.diversity(m.composition, spec.targets.composition, q.diversity)
 
     # -- semantic accuracy (sampling inspection) -----------------------------------------------
     from datakit.quality.inspection import sample_verdicts
@@ -258,26 +218,25 @@ def check(
     # -- expectation suites -------------------------------------------------------------------
     phase("Great Expectations")
     suites = load_suites(paths.expectations, rel=paths.rel)
-    outcomes: list[dict[str, Any]] = []
-    rows = batch_rows or BATCH_ROWS
-    for table in ("manifest", "labels"):
-        chosen = [s for s in suites if s.table == table]
-        if not chosen:
-            continue
-        if table == "manifest":
-            opener = manifest_batches(paths.manifest, rows)
-            total = manifest.num_rows
-        else:
-            if jsonl_records == 0:
-                continue  # no label table yet: the suites have nothing to say
-            opener = labels_batches(paths.labels, spec.field_names, rows)
-            total = jsonl_records
-        outs = validate_batches(opener, chosen, total_rows=total, progress=progress)
-        outcomes.extend(o.to_dict() for o in outs)
+    if engine_name == "spark":
+        from datakit.engine import spark_session
+        from datakit.quality.spark_expectations import expectations as spark_expectations
+
+        outcomes = spark_expectations(
+            spark_session(spec, app_name="datakit check"),
+            project,
+            suites,
+            labels=str(paths.labels) if m.jsonl_records else None,
+            progress=progress,
+        )
+    else:
+        outcomes = _expectations_local(
+            project, suites, manifest, m.jsonl_records, batch_rows or BATCH_ROWS, progress
+        )
     results["expectations"] = ind.expectations(outcomes)
 
     indicators: dict[str, ind.Indicator] = {name: results[name] for name in ind.INDICATORS}
-    labelled = len(delivered)
+    labelled = m.delivered
     target_total = spec.targets.total
     report = QualityReport(
         passed=ind.gate(indicators.values()),
@@ -293,6 +252,7 @@ def check(
         indicators=indicators,
         errors=census.errors,
         expectations=outcomes,
+        engine=engine_name,
         dataset={
             "id": spec.dataset.id,
             "name_ko": spec.dataset.name_ko,
@@ -312,6 +272,7 @@ def check(
                 "passed": report.passed,
                 "failed": report.failed_indicators,
                 "checkpoint": report.checkpoint,
+                "engine": engine_name,
                 "indicators": {
                     n: {"value": i.value, "target": i.target, "passed": i.passed}
                     for n, i in indicators.items()
@@ -319,6 +280,157 @@ def check(
             },
         )
     return report
+
+
+@dataclass
+class Measures:
+    """What an engine hands back for the census-based indicators: the census (counts and
+    errors), the labels.jsonl record count, and the figures of the delivered items (the
+    first label of each item paired with an ``ok`` manifest item)."""
+
+    census: CensusResult
+    jsonl_records: int
+    delivered: int
+    per_class: Counter[str]
+    composition: dict[str, dict[str, int]]
+
+
+def source_file_name(source_path: str) -> str:
+    """The file name a label's ``file_name`` must equal: the base name of the item's
+    original path (an archive member or ``#row=`` suffix aside)."""
+    return posixpath.basename(source_path.split("#", 1)[0])
+
+
+def facet_key(value: Any) -> str:
+    """How a label value is counted in the composition (diversity) figures."""
+    return ind.MISSING_VALUE if value is None else str(value)
+
+
+def composition_sources(
+    spec: Any, facet_fields: list[str], any_delivered: bool
+) -> tuple[list[str], list[str]]:
+    """(attributes counted from the labels, attributes counted from the manifest). Before any
+    label exists every attribute is read from the manifest (item attributes)."""
+    attrs = list(spec.targets.composition)
+    from_labels = [a for a in attrs if a in facet_fields] if any_delivered else []
+    return from_labels, [a for a in attrs if a not in from_labels]
+
+
+def manifest_attribute_columns(names: list[str], from_manifest: list[str]) -> list[str]:
+    """The manifest columns ``indicators.attribute_value`` reads for these attributes."""
+    wanted = [c for c in ("id", "status", "group", "attributes") if c in names]
+    return wanted + [a for a in from_manifest if a in names and a not in wanted]
+
+
+def _measure_local(
+    project: Project,
+    schema: dict[str, Any],
+    manifest: Any,
+    facet_fields: list[str],
+    files: list[Path],
+    workers: int | None,
+    progress: Progress | None,
+    phase: PhaseCallback,
+) -> Measures:
+    paths = project.paths
+    mrows = manifest.select(["id", "status", "source_path"]).to_pydict()
+    statuses = dict(zip(mrows["id"], mrows["status"], strict=True))
+    file_names = None
+    if "file_name" in facet_fields:
+        file_names = {
+            i: source_file_name(p) for i, p in zip(mrows["id"], mrows["source_path"], strict=True)
+        }
+    fn_facet = facet_fields.index("file_name") if "file_name" in facet_fields else None
+    census = CensusResult()
+    jsonl_records = 0
+    if paths.labels.is_file():
+        phase("구문 정확성: labels.jsonl")
+        part = census_jsonl(
+            paths.labels,
+            schema,
+            file=paths.rel(paths.labels),
+            facet_fields=facet_fields,
+            workers=workers,
+            progress=progress,
+        )
+        pair_with_manifest(part, statuses, file_names=file_names, file_name_facet=fn_facet)
+        jsonl_records = part.records
+        census.merge(part)
+    if files:
+        phase("구문 정확성: per-item label files")
+        part = census_files(
+            files,
+            schema,
+            names=[paths.rel(f) for f in files],
+            facet_fields=facet_fields,
+            workers=workers,
+            progress=progress,
+        )
+        pair_with_manifest(part, statuses, file_names=file_names, file_name_facet=fn_facet)
+        census.merge(part)
+    delivered = paired_items(census, statuses)
+    per_class: Counter[str] = Counter()
+    for facets in delivered.values():
+        if facets:
+            for c in ind.classes_of(facets[0]):  # facet 0 is the label field
+                per_class[c] += 1
+    composition = _composition_counts(project, manifest, delivered, facet_fields)
+    return Measures(census, jsonl_records, len(delivered), per_class, composition)
+
+
+def _measure_spark(
+    project: Project,
+    schema: dict[str, Any],
+    facet_fields: list[str],
+    files: list[Path],
+    progress: Progress | None,
+    phase: PhaseCallback,
+) -> Measures:
+    from datakit.engine import spark_session
+    from datakit.quality import spark as on_spark
+
+    paths = project.paths
+    phase("Spark: 구문 정확성 · 완전성 · 다양성")
+    session = spark_session(project.spec, app_name="datakit check")
+    m = on_spark.measure(
+        session,
+        project,
+        schema=schema,
+        facet_fields=facet_fields,
+        labels=(str(paths.labels), paths.rel(paths.labels)) if paths.labels.is_file() else None,
+        files=([str(f) for f in files], [paths.rel(f) for f in files]) if files else None,
+        progress=progress,
+    )
+    return Measures(m.census, m.jsonl_records, m.delivered, m.per_class, m.composition)
+
+
+def _expectations_local(
+    project: Project,
+    suites: list[Any],
+    manifest: Any,
+    jsonl_records: int,
+    rows: int,
+    progress: Progress | None,
+) -> list[dict[str, Any]]:
+    from datakit.quality.expectations import labels_batches, manifest_batches, validate_batches
+
+    paths = project.paths
+    outcomes: list[dict[str, Any]] = []
+    for table in ("manifest", "labels"):
+        chosen = [s for s in suites if s.table == table]
+        if not chosen:
+            continue
+        if table == "manifest":
+            opener = manifest_batches(paths.manifest, rows)
+            total = manifest.num_rows
+        else:
+            if jsonl_records == 0:
+                continue  # no label table yet: the suites have nothing to say
+            opener = labels_batches(paths.labels, project.spec.field_names, rows)
+            total = jsonl_records
+        outs = validate_batches(opener, chosen, total_rows=total, progress=progress)
+        outcomes.extend(o.to_dict() for o in outs)
+    return outcomes
 
 
 def _composition_counts(
@@ -330,22 +442,17 @@ def _composition_counts(
     """attribute → value → number of items, over the delivered items (or, before any
     label exists, over the collected ``ok`` items)."""
     spec = project.spec
-    attrs = list(spec.targets.composition)
-    if not attrs:
+    if not spec.targets.composition:
         return {}
     counts: dict[str, Counter[str]] = defaultdict(Counter)
-    # Before any label exists every attribute is read from the manifest (item attributes).
-    from_labels = [a for a in attrs if a in facet_fields] if delivered else []
-    from_manifest = [a for a in attrs if a not in from_labels]
+    from_labels, from_manifest = composition_sources(spec, facet_fields, bool(delivered))
     population: set[str] | None = set(delivered) if delivered else None
     for a in from_labels:
         i = facet_fields.index(a)
         for facets in delivered.values():
-            v = facets[i] if facets else None
-            counts[a][ind.MISSING_VALUE if v is None else str(v)] += 1
+            counts[a][facet_key(facets[i] if facets else None)] += 1
     if from_manifest:
-        wanted = [c for c in ("id", "status", "group", "attributes") if c in manifest.column_names]
-        wanted += [a for a in from_manifest if a in manifest.column_names and a not in wanted]
+        wanted = manifest_attribute_columns(manifest.column_names, from_manifest)
         cols = manifest.select(wanted).to_pydict()
         n = manifest.num_rows
         for r in range(n):
