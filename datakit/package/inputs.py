@@ -35,6 +35,7 @@ NARROW = (
     "collection_date",
     "pii",
 )
+SCAN_BATCH_ROWS = 262_144
 # Salts that keep the hashes of different key columns apart.
 _GROUP_SALT = 0x67726F7570  # "group"
 _CLUSTER_SALT = 0x636C7573  # "clus"
@@ -128,12 +129,16 @@ def _hash_keys(values: pa.Array | pa.ChunkedArray, salt: int) -> tuple[Any, Any]
 
 
 def _sha_keys(values: pa.Array | pa.ChunkedArray) -> tuple[Any, Any]:
-    from .splits import hex64_prefix
+    """(key, valid) per row of the sha256 column, decided per value, never per batch: a digest
+    is keyed by its first 64 bits, anything else by a salted hash of the whole string, so
+    equal values get equal keys wherever they sit in the manifest."""
+    from .splits import hex64_prefix_rows
 
-    prefix = hex64_prefix(values)
-    if prefix is not None:
-        return prefix, np.ones(len(prefix), dtype=bool)
-    return _hash_keys(values, _SHA_SALT)
+    prefix, ok = hex64_prefix_rows(values)
+    if len(ok) and ok.all():
+        return prefix, ok
+    hashed, valid = _hash_keys(values, _SHA_SALT)
+    return np.where(ok, prefix, hashed), valid
 
 
 def load_keys(project: Project, spec: ProjectSpec) -> ReleaseKeys:
@@ -268,7 +273,7 @@ def _scan_manifest(pf: pq.ParquetFile, have: set[str]) -> dict[str, Any]:
     }
     dates: list[str] = []
     collected: list[str] = []
-    for batch in pf.iter_batches(batch_size=262_144, columns=cols):
+    for batch in pf.iter_batches(batch_size=SCAN_BATCH_ROWS, columns=cols):
         t = pa.Table.from_batches([batch])
         for name in NARROW:
             if name not in t.column_names:

@@ -109,24 +109,49 @@ _HEX[np.frombuffer(b"abcdef", np.uint8)] = np.arange(10, 16, dtype=np.uint8)
 _HEX[np.frombuffer(b"ABCDEF", np.uint8)] = np.arange(10, 16, dtype=np.uint8)
 
 
+def hex64_prefix_rows(
+    values: pa.Array | pa.ChunkedArray,
+) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.bool_]]:
+    """(first 64 bits, is-a-digest) per row of a string column: a row is a digest when it
+    is 64 characters long and its first 16 are hex. The prefix is 0 for other rows."""
+    arr = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+    n = len(arr)
+    prefix: npt.NDArray[np.uint64] = np.zeros(n, dtype=np.uint64)
+    ok: npt.NDArray[np.bool_] = np.zeros(n, dtype=bool)
+    if n == 0 or not pa.types.is_string(arr.type):
+        return prefix, ok
+    bufs = arr.buffers()
+    offsets = np.frombuffer(bufs[1], dtype=np.int32)[arr.offset : arr.offset + n + 1]
+    lengths = np.diff(offsets)
+    valid = np.ones(n, dtype=bool) if not arr.null_count else _valid(arr)
+    rows = np.flatnonzero(valid & (lengths == 64))
+    if rows.size == 0:
+        return prefix, ok
+    data = np.frombuffer(bufs[2], dtype=np.uint8)
+    if rows.size == n and offsets[-1] - offsets[0] == 64 * n:  # all digests: a plain reshape
+        head = data[offsets[0] : offsets[-1]].reshape(n, 64)[:, :16]
+    else:
+        head = data[offsets[rows][:, None] + np.arange(16)]
+    nibbles = _HEX[head]
+    good = ~(nibbles == 255).any(axis=1)
+    packed = (nibbles[:, 0::2] << 4) | nibbles[:, 1::2]  # (rows, 8) bytes, big-endian order
+    values64 = np.ascontiguousarray(packed).view(">u8").reshape(len(rows)).astype(np.uint64)
+    prefix[rows[good]] = values64[good]
+    ok[rows[good]] = True
+    return prefix, ok
+
+
+def _valid(arr: pa.Array) -> npt.NDArray[np.bool_]:
+    return np.asarray(pc.is_valid(arr).to_numpy(zero_copy_only=False), dtype=bool)
+
+
 def hex64_prefix(values: pa.Array | pa.ChunkedArray) -> npt.NDArray[np.uint64] | None:
     """The first 64 bits of each value of a column of 64-character hex digests (sha256), or
     None unless every value is one."""
-    arr = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
-    n = len(arr)
-    if n == 0 or arr.null_count or not pa.types.is_string(arr.type):
+    prefix, ok = hex64_prefix_rows(values)
+    if len(ok) == 0 or not ok.all():
         return None
-    bufs = arr.buffers()
-    offsets = np.frombuffer(bufs[1], dtype=np.int32)[arr.offset : arr.offset + n + 1]
-    if not np.all(np.diff(offsets) == 64):
-        return None
-    data = np.frombuffer(bufs[2], dtype=np.uint8)[offsets[0] : offsets[-1]].reshape(n, 64)
-    nibbles = _HEX[data[:, :16]]
-    if (nibbles == 255).any():
-        return None
-    packed = (nibbles[:, 0::2] << 4) | nibbles[:, 1::2]  # (n, 8) bytes, big-endian order
-    out: npt.NDArray[np.uint64] = np.ascontiguousarray(packed).view(">u8").reshape(n)
-    return out.astype(np.uint64)
+    return prefix
 
 
 def sha256_codes(values: pa.Array | pa.ChunkedArray) -> npt.NDArray[np.int64] | None:

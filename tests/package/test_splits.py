@@ -172,17 +172,29 @@ def test_sha256_codes_match_dictionary_codes() -> None:
     assert sha256_codes(pa.array([digests[0], None])) is None
 
 
-def test_release_assignment_equals_the_reference(ready) -> None:  # type: ignore[no-untyped-def]
-    """The local engine's streaming assignment (hashed keys, labels in another order than
-    the manifest) gives each item the split the reference ``assign_splits`` gives it."""
+def _digest(i: int) -> str:
+    return hashlib.sha256(str(i % 60).encode()).hexdigest()
+
+
+@pytest.mark.parametrize(
+    "sha",
+    [_digest, lambda i: "not-a-digest" if i % 60 == 7 else _digest(i)],
+    ids=["digests", "one-non-digest"],
+)
+def test_release_assignment_equals_the_reference(ready, monkeypatch, sha) -> None:  # type: ignore[no-untyped-def]
+    """The local engine's streaming assignment (hashed keys decided per value across small
+    manifest batches, labels in another order than the manifest) gives each item the split
+    the reference ``assign_splits`` gives it."""
+    from datakit.package import inputs
     from datakit.package.run import package
 
+    monkeypatch.setattr(inputs, "SCAN_BATCH_ROWS", 16)
     n = 150
     project = ready(
         n=n,
         group=lambda i: f"g{i % 23}" if i % 3 else None,
         cluster=lambda i: f"c{i % 7}" if i % 11 == 0 else None,
-        sha=lambda i: hashlib.sha256(str(i % 60).encode()).hexdigest(),
+        sha=sha,
         label_of=lambda i: ("긍정", "부정", "중립")[(i * 7) % 3],
     )
     lines = project.paths.labels.read_text(encoding="utf-8").splitlines()
@@ -215,3 +227,5 @@ def test_release_assignment_equals_the_reference(ready) -> None:  # type: ignore
         got.update(dict.fromkeys(ids, shard.name.split("-")[0]))
     assert got == expected
     assert len(set(expected.values())) == 3
+    meta = json.loads((rel.path / "metadata.json").read_text(encoding="utf-8"))
+    assert meta["leakage"]["total"] == 0
