@@ -24,10 +24,11 @@ from datakit.io import read_json, sha256_file, write_json, write_text
 from datakit.project import Project
 from datakit.spec.model import ProjectSpec
 
+from .figures import ReleaseFigures, sorted_counts
 from .gate import GateResult, enforce_gate, file_sha256, prefetch_sha256
 from .inputs import ReleaseKeys, load_keys, release_memory
 from .leakage import leakage_from_keys
-from .metadata import attribute_counts, check_metadata, class_counts
+from .metadata import check_metadata
 from .shards import (
     LINEAGE_NAMES,
     MediaMode,
@@ -278,7 +279,7 @@ def build_local(
     release_memory()
     if before_write is not None:
         before_write()
-    figures = _Figures(spec)
+    figures = ReleaseFigures.empty()
     shards = _write_shards(
         project,
         spec,
@@ -296,10 +297,10 @@ def build_local(
         split_sizes=split_sizes,
         shards=shards,
         leakage=leakage,
-        classes=figures.classes(),
-        attributes=figures.attributes(),
-        sources=figures.totals("source_name"),
-        methods=figures.totals("label_method"),
+        classes=figures.classes(spec),
+        attributes=sorted_counts(figures.attributes),
+        sources=sorted_counts(figures.totals["source_name"]),
+        methods=sorted_counts(figures.totals["label_method"]),
         mean_agreement=figures.mean("agreement"),
         mean_annotators=figures.mean("n_annotators"),
         units=units,
@@ -308,73 +309,6 @@ def build_local(
         collection_dates=keys.collection_dates,
         latest_collected_at=keys.latest_collected_at,
     )
-
-
-def _add(acc: dict[str, Any], new: dict[str, Any]) -> None:
-    """Sum nested count dictionaries into ``acc``."""
-    for k, v in new.items():
-        if isinstance(v, dict):
-            _add(acc.setdefault(k, {}), v)
-        else:
-            acc[k] = acc.get(k, 0) + v
-
-
-def _sorted(d: dict[str, Any]) -> dict[str, Any]:
-    return {k: _sorted(v) if isinstance(v, dict) else v for k, v in sorted(d.items())}
-
-
-class _Figures:
-    """The release figures, accumulated over the batches of pass two."""
-
-    def __init__(self, spec: ProjectSpec) -> None:
-        self.spec = spec
-        self.class_acc: dict[str, Any] = {}
-        self.attr_acc: dict[str, Any] = {}
-        self.total_acc: dict[str, dict[str, int]] = {"source_name": {}, "label_method": {}}
-        self.sums: dict[str, list[float]] = {"agreement": [0.0, 0], "n_annotators": [0.0, 0]}
-        self.has_lineage = False
-
-    def add(self, table: pa.Table, splits: pa.Array) -> None:
-        from .metadata import _by_split
-
-        _add(self.class_acc, class_counts(self.spec, table, splits))
-        _add(self.attr_acc, attribute_counts(self.spec, table, splits))
-        for name, acc in self.total_acc.items():
-            if name in table.column_names:
-                _add(acc, {k: sum(v.values()) for k, v in _by_split(table[name], splits).items()})
-        if "agreement" in table.column_names:
-            self.has_lineage = True
-            for name, pair in self.sums.items():
-                col = table[name]
-                pair[0] += float(pc.sum(col).as_py() or 0)
-                pair[1] += len(col) - col.null_count
-
-    def classes(self) -> dict[str, dict[str, int]]:
-        if not self.class_acc and not self.spec.task.class_names:
-            return {}
-        f = self.spec.label_field
-        if f.type not in ("class", "classes", "spans", "boxes"):
-            return {}
-        counts = _sorted(self.class_acc)
-        ordered = {c: counts.get(c, {}) for c in self.spec.task.class_names}
-        ordered.update({k: v for k, v in counts.items() if k not in ordered})
-        return ordered
-
-    def attributes(self) -> dict[str, dict[str, dict[str, int]]]:
-        return {k: _sorted(v) for k, v in self.attr_acc.items()}
-
-    def totals(self, name: str) -> dict[str, int]:
-        return _sorted(self.total_acc[name])
-
-    def mean(self, name: str) -> float | None:
-        total, n = self.sums[name]
-        return total / n if self.has_lineage and n else None
-
-
-def _totals(items: pa.Table, column: str, splits: Any) -> dict[str, int]:
-    from .metadata import _by_split
-
-    return {k: sum(v.values()) for k, v in _by_split(items.column(column), splits).items()}
 
 
 # -- shards ------------------------------------------------------------------------------
@@ -391,7 +325,7 @@ def _write_shards(
     media: MediaMode,
     rows_per_shard: int | None,
     progress: Progress | None,
-    figures: _Figures,
+    figures: ReleaseFigures,
 ) -> dict[str, list[dict[str, Any]]]:
     schema = release_schema(spec, media)
     content = content_column(spec)
@@ -461,7 +395,7 @@ def _stream_batches(
     media: MediaMode,
     schema: pa.Schema,
     writer: ShardWriter,
-    figures: _Figures,
+    figures: ReleaseFigures,
     batches: Iterable[pa.RecordBatch],
     content: str,
     source_col: str,
@@ -496,7 +430,9 @@ def _stream_batches(
         sub = pa.table(cols)
         sidx = split_idx[i0:i1]
         splits = pa.DictionaryArray.from_arrays(pa.array(sidx.astype(np.int32)), split_dict)
-        figures.add(sub, splits.cast(pa.string()))
+        figures.add(
+            ReleaseFigures.of(spec, sub, splits.cast(pa.string()), keys.lineage is not None)
+        )
         src = m.column(source_col)
         for k, split in enumerate(names):
             mask = sidx == k

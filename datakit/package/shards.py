@@ -8,7 +8,6 @@ memory stays bounded by the row-group size whatever the dataset size.
 from __future__ import annotations
 
 import json
-import os
 import queue
 import threading
 from collections.abc import Callable
@@ -271,7 +270,7 @@ class ShardWriter:
         row_group_rows: int,
         compression: str = "zstd",
         progress: Callable[[int, int | None], None] | None = None,
-        threaded: bool = os.environ.get("DATAKIT_SHARD_THREAD", "1") == "1",
+        threaded: bool = True,
         queue_batches: int = 4,
     ) -> None:
         folder.mkdir(parents=True, exist_ok=True)

@@ -26,7 +26,6 @@ two engines agree exactly. The work, in the order it runs:
 from __future__ import annotations
 
 import itertools
-import json
 import shutil
 import unicodedata
 from collections import defaultdict
@@ -45,9 +44,9 @@ from datakit.project import Project
 from datakit.spec.model import ProjectSpec
 from datakit.tables import CONSENSUS_SCHEMA, MANIFEST_SCHEMA
 
+from .figures import ReleaseFigures, sorted_counts
 from .inputs import LINEAGE_SOURCE
 from .leakage import LEAKAGE_KEYS
-from .metadata import _by_split, attribute_counts, class_counts
 from .run import MEDIA_SHARD_BYTES, ROW_GROUP_BYTES, TEXT_SHARD_BYTES, BuiltRelease, _no_items
 from .shards import MediaMode, content_column, is_media, label_table_schema, release_schema
 from .shards import shard_name as _shard_name
@@ -116,9 +115,9 @@ def build_spark(
         shards=shards,
         leakage=leakage,
         classes=figures.classes(spec),
-        attributes=_sorted(figures.attributes),
-        sources=_sorted(figures.totals["source_name"]),
-        methods=_sorted(figures.totals["label_method"]),
+        attributes=sorted_counts(figures.attributes),
+        sources=sorted_counts(figures.totals["source_name"]),
+        methods=sorted_counts(figures.totals["label_method"]),
         mean_agreement=figures.mean("agreement"),
         mean_annotators=figures.mean("n_annotators"),
         units=units,
@@ -565,86 +564,6 @@ def _leakage(keys: DataFrame, stats: Any) -> dict[str, int]:
 # -- shards and figures -------------------------------------------------------------------------
 
 
-def _add(acc: dict[str, Any], new: dict[str, Any]) -> None:
-    """Sum nested count dictionaries into ``acc``."""
-    for k, v in new.items():
-        if isinstance(v, dict):
-            _add(acc.setdefault(k, {}), v)
-        else:
-            acc[k] = acc.get(k, 0) + v
-
-
-def _sorted(d: dict[str, Any]) -> dict[str, Any]:
-    return {k: _sorted(v) if isinstance(v, dict) else v for k, v in sorted(d.items())}
-
-
-@dataclass
-class _Figures:
-    """The release figures of some rows: ``metadata.class_counts`` and
-    ``metadata.attribute_counts`` (value → split → items), sources and label methods
-    (value → split → items), and the sums behind the lineage means."""
-
-    classes_acc: dict[str, Any]
-    attributes: dict[str, Any]
-    totals: dict[str, dict[str, Any]]
-    sums: dict[str, list[float]]
-    lineage: bool
-
-    @classmethod
-    def empty(cls) -> _Figures:
-        return cls({}, {}, {"source_name": {}, "label_method": {}}, {}, False)
-
-    @classmethod
-    def of(cls, spec: ProjectSpec, table: pa.Table, splits: pa.Array, lineage: bool) -> _Figures:
-        totals: dict[str, dict[str, Any]] = {"source_name": {}, "label_method": {}}
-        for name in ("source_name", "label_method") if lineage else ("source_name",):
-            by = _by_split(table[name], splits)
-            totals[name] = {k: sum(v.values()) for k, v in by.items()}
-        sums = {
-            name: [float(pc.sum(table[name]).as_py() or 0), len(table) - table[name].null_count]
-            for name in ("agreement", "n_annotators")
-            if lineage
-        }
-        return cls(
-            class_counts(spec, table, splits),
-            attribute_counts(spec, table, splits),
-            totals,
-            sums,
-            lineage,
-        )
-
-    def add(self, other: _Figures) -> None:
-        _add(self.classes_acc, other.classes_acc)
-        _add(self.attributes, other.attributes)
-        for name, acc in other.totals.items():
-            _add(self.totals[name], acc)
-        for name, (total, n) in other.sums.items():
-            pair = self.sums.setdefault(name, [0.0, 0])
-            pair[0] += total
-            pair[1] += n
-        self.lineage = self.lineage or other.lineage
-
-    def classes(self, spec: ProjectSpec) -> dict[str, dict[str, int]]:
-        """As ``metadata.class_counts``: declared classes first (zero counts included)."""
-        if spec.label_field.type not in ("class", "classes", "spans", "boxes"):
-            return {}
-        counts = _sorted(self.classes_acc)
-        ordered = {c: counts.get(c, {}) for c in spec.task.class_names}
-        ordered.update({k: v for k, v in counts.items() if k not in ordered})
-        return ordered
-
-    def mean(self, name: str) -> float | None:
-        total, n = self.sums.get(name, [0.0, 0])
-        return total / n if self.lineage and n else None
-
-    def to_json(self) -> str:
-        return json.dumps(vars(self), ensure_ascii=False)
-
-    @classmethod
-    def from_json(cls, text: str) -> _Figures:
-        return cls(**json.loads(text))
-
-
 def _write_shards(
     spark: SparkSession,
     project: Project,
@@ -657,7 +576,7 @@ def _write_shards(
     media: MediaMode,
     rows_per_shard: int | None,
     stats: Any,
-) -> tuple[dict[str, list[dict[str, Any]]], _Figures]:
+) -> tuple[dict[str, list[dict[str, Any]]], ReleaseFigures]:
     """Number the rows within their split in manifest order, join them with their label
     records, lineage and content, give every shard its own Spark partition and let each task
     write its shard. Returns split → [{path, rows, bytes}] and the figures of all rows."""
@@ -744,10 +663,10 @@ def _write_shards(
             if e["err_file"] == "data/manifest.parquet"
             else "rerun `datakit collect` to restore data/source/",
         )
-    figures = _Figures.empty()
+    figures = ReleaseFigures.empty()
     written: dict[str, dict[int, dict[str, Any]]] = defaultdict(dict)
     for r in results:
-        figures.add(_Figures.from_json(r["figures"]))
+        figures.add(ReleaseFigures.from_json(r["figures"]))
         name = _shard_name(r["split"], r["shard"], counts[r["split"]])
         written[r["split"]][r["shard"]] = {
             "path": f"data/{name}",
@@ -880,7 +799,7 @@ class _OpenShard:
         )
         self.buffer: list[pa.RecordBatch] = []
         self.buffered = self.rows = 0
-        self.figures = _Figures.empty()
+        self.figures = ReleaseFigures.empty()
 
     def add(self, part: pa.RecordBatch, content: pa.Array) -> None:
         schema = self.task.schema
@@ -896,7 +815,7 @@ class _OpenShard:
         batch = pa.RecordBatch.from_arrays(arrays, schema=schema)
         splits = pa.array([self.split] * batch.num_rows, pa.string())
         table = pa.Table.from_batches([batch])
-        self.figures.add(_Figures.of(self.task.spec, table, splits, self.task.lineage))
+        self.figures.add(ReleaseFigures.of(self.task.spec, table, splits, self.task.lineage))
         self.buffer.append(batch)
         self.buffered += batch.num_rows
         self._flush()

@@ -208,8 +208,12 @@ class _Gx:
             self.ctx.variables.progress_bars = ProgressBarsConfig(globally=False)
         except Exception:  # pragma: no cover - older/newer GX without this knob
             pass
-        self.asset = self.ctx.data_sources.add_pandas("datakit").add_dataframe_asset("table")
+        self.asset = self._source().add_dataframe_asset("table")
         self.n = 0
+
+    def _source(self) -> Any:
+        """The GX data source the batches arrive through (the Spark engine overrides it)."""
+        return self.ctx.data_sources.add_pandas("datakit")
 
     def definition(
         self, exps: Sequence[tuple[int, dict[str, Any]]], outcomes: dict[int, Outcome]

@@ -174,25 +174,8 @@ def manifest_frame(spark: Any, location: str) -> Any:
 class _SparkGx(_Gx):
     """The local engine's GX plumbing with a Spark data source instead of pandas."""
 
-    def __init__(self) -> None:
-        import logging
-        import os
-
-        os.environ.setdefault("TQDM_DISABLE", "1")
-        import great_expectations as gx
-
-        logging.getLogger("great_expectations").setLevel(logging.ERROR)
-        self.gx = gx
-        self.ctx = gx.get_context(mode="ephemeral")
-        try:
-            from great_expectations.data_context.types.base import ProgressBarsConfig
-
-            self.ctx.variables.progress_bars = ProgressBarsConfig(globally=False)
-        except Exception:  # pragma: no cover - older/newer GX without this knob
-            pass
-        source = self.ctx.data_sources.add_spark("datakit")
-        self.asset = source.add_dataframe_asset("table")  # type: ignore[assignment]
-        self.n = 0
+    def _source(self) -> Any:
+        return self.ctx.data_sources.add_spark("datakit")
 
     @staticmethod
     def run(
