@@ -5,6 +5,7 @@ the shard writer streams it from the manifest batch by batch."""
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -51,8 +52,7 @@ class ReleaseKeys:
     positions: npt.NDArray[np.int64]  # manifest row of each released item (ascending)
     labels: pa.Table  # label records as parsed (label_table_schema), all rows
     label_rows: npt.NDArray[np.int64] | None  # labels row per item (None: same as positions)
-    lineage: pa.Table | None  # consensus columns (annotation_ids, n_annotators, …)
-    lineage_rows: pa.Array | None  # lineage row per item (null: none)
+    lineage: pa.Table | None  # consensus columns per released item (null row: none)
     item_hash: npt.NDArray[np.uint64]  # stable_hash64(id, seed)
     keys: list[tuple[npt.NDArray[Any], npt.NDArray[np.bool_]]]  # sha256, group, cluster
     stratum: npt.NDArray[np.int64] | None
@@ -68,7 +68,9 @@ class ReleaseKeys:
         return len(self.positions)
 
 
-def _read_labels(path: Path, spec: ProjectSpec, project: Project) -> pa.Table:
+def read_labels(path: Path, spec: ProjectSpec, project: Project) -> pa.Table:
+    """``labels.jsonl`` parsed into the release's label table; a record that does not fit
+    is named (file, line, item, field)."""
     schema = label_table_schema(spec)
     try:
         table = pj.read_json(
@@ -144,6 +146,8 @@ def _sha_keys(values: pa.Array | pa.ChunkedArray) -> tuple[Any, Any]:
 def load_keys(project: Project, spec: ProjectSpec) -> ReleaseKeys:
     """Pass one: read the manifest's narrow columns batch by batch, parse the label records,
     pair them by id and reduce everything the split rules need to fixed-width arrays."""
+    from .gate import file_sha256
+    from .snapshot import read_snapshot
     from .splits import stable_hash64, stratum_ranks
 
     paths = project.paths
@@ -158,14 +162,30 @@ def load_keys(project: Project, spec: ProjectSpec) -> ReleaseKeys:
             file=paths.rel(paths.manifest),
             hint="rerun `datakit collect` with this datakit version",
         )
-    scan = _scan_manifest(pf, have)
+
+    def labels_table() -> pa.Table:
+        table = read_snapshot(project, spec, file_sha256(paths.labels))
+        if table is None:  # no snapshot from `datakit check`, or not of these records
+            table = read_labels(paths.labels, spec, project)
+        return table
+
+    # The label records and the consensus table are read on a thread while the manifest is
+    # scanned: both are mostly Arrow work outside the GIL.
+    with ThreadPoolExecutor(1, thread_name_prefix="package-inputs") as pool:
+        labels_future = pool.submit(labels_table)
+        consensus_future = pool.submit(_read_consensus, project)
+        try:
+            scan = _scan_manifest(pf, have)
+        except BaseException:
+            consensus_future.cancel()
+            raise
+        labels = labels_future.result()
+        consensus = consensus_future.result()
     release_memory()  # return the decoders' buffers before the next peak
-    labels = _read_labels(paths.labels, spec, project)
-    release_memory()
     ids = labels.column("id")
     if pc.any(pc.is_null(ids)).as_py():
         raise InputError("a label record has no id", file=paths.rel(paths.labels), field="id")
-    if pc.count_distinct(ids).as_py() != labels.num_rows:
+    if not _distinct(ids):
         vc = pc.value_counts(ids)
         dup = next(v["values"] for v in vc.to_pylist() if v["counts"] > 1)
         raise InputError(
@@ -231,14 +251,14 @@ def load_keys(project: Project, spec: ProjectSpec) -> ReleaseKeys:
     }
     del scan  # the whole-manifest arrays: only the released items' keys are kept
     release_memory()
-    lineage, lineage_rows = _lineage_table(project, released_ids)
+    lineage = _lineage_table(consensus, released_ids)
+    del consensus
     release_memory()
     return ReleaseKeys(
         positions=positions,
         labels=labels,
         label_rows=None if identity else lab_rows,
         lineage=lineage,
-        lineage_rows=lineage_rows,
         item_hash=stable_hash64(released_ids, spec.splits.seed),
         keys=keys,
         stratum=stratum,
@@ -247,6 +267,17 @@ def load_keys(project: Project, spec: ProjectSpec) -> ReleaseKeys:
         skipped=skipped,
         **facts,
     )
+
+
+def _distinct(values: pa.ChunkedArray) -> bool:
+    """Whether the (non-null) strings are all different: their 64-bit hashes sorted first,
+    and only when two hashes meet, the exact (slower) count."""
+    from .splits import stable_hash64
+
+    h = np.sort(stable_hash64(values, 0))
+    if not (h[1:] == h[:-1]).any():
+        return True
+    return bool(pc.count_distinct(values).as_py() == len(values))
 
 
 def release_memory() -> None:
@@ -318,44 +349,6 @@ def _bools(values: pa.Array | pa.ChunkedArray) -> np.ndarray[Any, Any]:
     return np.asarray(arr.to_numpy(zero_copy_only=False), dtype=bool)
 
 
-def _read_manifest(pf: pq.ParquetFile, have: set[str]) -> tuple[pa.Table, dict[str, Any]]:
-    """The manifest columns kept in memory, read batch by batch; status, dates and PII
-    findings are reduced on the way (a flag per row, or a min/max) instead of kept."""
-    keep_cols = ("id", "sha256", "size", "source", "group", "near_dup_cluster")
-    cols = [c for c in NARROW if c in have]
-    parts: list[pa.Table] = []
-    ok: list[np.ndarray[Any, Any]] = []
-    has_pii: list[np.ndarray[Any, Any]] = []
-    dates: list[str] = []
-    collected: list[str] = []
-    for batch in pf.iter_batches(batch_size=262_144, columns=cols):
-        t = pa.Table.from_batches([batch])
-        for name in NARROW:
-            if name not in t.column_names:
-                t = t.append_column(name, pa.nulls(t.num_rows, MANIFEST_SCHEMA.field(name).type))
-        ok.append(_bools(pc.fill_null(pc.equal(t["status"], "ok"), False)))
-        pii = pc.fill_null(t["pii"], "{}")
-        found = pc.invert(pc.is_in(pii, value_set=pa.array(["{}", ""], pa.string())))
-        has_pii.append(_bools(found))
-        for col, acc in (("collection_date", dates), ("collected_at", collected)):
-            values = t[col].drop_null()
-            if len(values):
-                acc += [pc.min(values).as_py(), pc.max(values).as_py()]
-        parts.append(t.select(keep_cols))
-    if parts:
-        table = pa.concat_tables(parts).combine_chunks()
-    else:
-        table = pa.schema([MANIFEST_SCHEMA.field(c) for c in keep_cols]).empty_table()
-    facts = {
-        "ok": np.concatenate(ok) if ok else np.zeros(0, bool),
-        "has_pii": np.concatenate(has_pii) if has_pii else np.zeros(0, bool),
-        "first_date": min(dates) if dates else None,
-        "last_date": max(dates) if dates else None,
-        "last_collected": max(collected) if collected else None,
-    }
-    return table, facts
-
-
 def _positions_of(keys: pa.ChunkedArray, values: pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
     """Index of each key in ``values`` (null when absent). Tables written by the stages are
     usually in the same order, which needs no hash lookup."""
@@ -395,14 +388,24 @@ LINEAGE_SOURCE = {  # release column → consensus.parquet column
 }
 
 
-def _lineage_table(project: Project, ids: pa.ChunkedArray) -> tuple[pa.Table | None, Any]:
-    """(consensus columns named as in the release, row of each item or null), or (None,
-    None) when annotations/consensus.parquet does not exist."""
+def _read_consensus(project: Project) -> pa.Table | None:
+    """annotations/consensus.parquet's lineage columns, or None when it does not exist."""
     path = project.paths.annotations / "consensus.parquet"
-    if not path.is_file() or len(ids) == 0:
-        return None, None
+    if not path.is_file():
+        return None
     cons = pq.read_table(path, columns=["item_id", *LINEAGE_SOURCE.values()])
-    cons = cons.cast(pa.schema([CONSENSUS_SCHEMA.field(c) for c in cons.column_names]))
+    return cons.cast(pa.schema([CONSENSUS_SCHEMA.field(c) for c in cons.column_names]))
+
+
+def _lineage_table(cons: pa.Table | None, ids: pa.ChunkedArray) -> pa.Table | None:
+    """The consensus columns named as in the release, one row per released item in release
+    order (all null where an item has no consensus row), or None without a consensus table.
+    Aligned once here, so that pass two takes zero-copy slices instead of gathering rows from
+    the whole table per batch."""
+    if cons is None or len(ids) == 0:
+        return None
     idx = _positions_of(ids, cons.column("item_id"))
-    # Kept chunked (a combined copy would double the peak); pass two takes rows by index.
-    return pa.table({name: cons.column(src) for name, src in LINEAGE_SOURCE.items()}), idx
+    table = pa.table({name: cons.column(src) for name, src in LINEAGE_SOURCE.items()})
+    if _is_identity(idx, table.num_rows):
+        return table
+    return table.take(idx)

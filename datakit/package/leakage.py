@@ -58,7 +58,10 @@ def leakage_figures(
 
 def overlap_keys(values: np.ndarray, valid: np.ndarray, split_idx: np.ndarray) -> int:  # type: ignore[type-arg]
     """:func:`overlap` on fixed-width keys (uint64 hashes with a validity mask)."""
+    from .splits import maybe_repeated
+
     keep = np.flatnonzero(valid)
+    keep = keep[maybe_repeated(values[keep])]  # a value seen once cannot span splits
     if keep.size == 0:
         return 0
     v, s = values[keep], split_idx[keep]

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import jsonschema
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -16,20 +17,27 @@ from datakit.spec.model import ProjectSpec
 NULL_VALUE = "(없음)"
 
 
+def _codes(values: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray[Any, Any], list[Any]]:
+    """(dictionary code per row, the dictionary) of a column, dictionary-encoded once."""
+    arr = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+    enc = arr if pa.types.is_dictionary(arr.type) else pc.dictionary_encode(arr)
+    codes = np.asarray(enc.indices.to_numpy(zero_copy_only=False), dtype=np.int64)
+    return codes, enc.dictionary.to_pylist()
+
+
 def _by_split(
     values: pa.Array | pa.ChunkedArray, splits: pa.Array | pa.ChunkedArray
 ) -> dict[str, dict[str, int]]:
-    """value → split → count (nulls under ``(없음)``)."""
-    t = pa.table({"v": pc.fill_null(values.cast(pa.string()), NULL_VALUE), "s": splits})
-    agg = t.group_by(["v", "s"]).aggregate([([], "count_all")])
+    """value → split → count (nulls under ``(없음)``). Counted as one ``bincount`` over
+    (value code, split code) pairs; ``splits`` may be dictionary-encoded already."""
+    v, v_names = _codes(pc.fill_null(values.cast(pa.string()), NULL_VALUE))
+    s, s_names = _codes(splits)
+    counts = np.bincount(v * len(s_names) + s, minlength=len(v_names) * len(s_names))
     out: dict[str, dict[str, int]] = {}
-    for v, s, n in zip(
-        agg.column("v").to_pylist(),
-        agg.column("s").to_pylist(),
-        agg.column("count_all").to_pylist(),
-        strict=True,
-    ):
-        out.setdefault(v, {})[s] = int(n)
+    for code in np.flatnonzero(counts).tolist():
+        out.setdefault(v_names[code // len(s_names)], {})[s_names[code % len(s_names)]] = int(
+            counts[code]
+        )
     return {k: dict(sorted(out[k].items())) for k in sorted(out)}
 
 

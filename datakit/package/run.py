@@ -15,7 +15,6 @@ from typing import Any, Literal
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from datakit import __version__
@@ -38,6 +37,7 @@ from .shards import (
     release_schema,
 )
 from .splits import assign_split_indices, split_names
+from .splits import preload as preload_splits
 
 Layout = Literal["huggingface", "aihub"]
 Progress = Callable[[int, int | None], None]
@@ -261,6 +261,7 @@ def build_local(
     fixed-width keys and assigns the splits; pass two streams the manifest's content batch by
     batch, joins each batch with its labels and lineage, writes the shards and accumulates
     the figures. Only keys, label records and lineage are held for all items at once."""
+    preload_splits()
     keys = load_keys(project, spec)
     if keys.count == 0:
         raise _no_items()
@@ -412,8 +413,9 @@ def _stream_batches(
         offset += n
         if i1 == i0:
             continue
-        local = pa.array(positions[i0:i1] - (offset - n))
-        m = pa.Table.from_batches([batch]).take(local)
+        m = pa.Table.from_batches([batch])
+        if i1 - i0 != n:  # some rows of this batch are not released
+            m = m.take(pa.array(positions[i0:i1] - (offset - n)))
         lab = _rows(
             keys.labels, positions[i0:i1] if keys.label_rows is None else keys.label_rows[i0:i1]
         )
@@ -423,24 +425,26 @@ def _stream_batches(
         cols["source_name"] = m.column("source")
         if "near_dup_cluster" in m.column_names:
             cols["near_dup_cluster"] = m.column("near_dup_cluster")
-        if keys.lineage is not None and keys.lineage_rows is not None:
-            rows = keys.lineage_rows.slice(i0, i1 - i0)
-            for name in keys.lineage.column_names:
-                cols[name] = pc.take(keys.lineage.column(name), rows)
+        if keys.lineage is not None:
+            lineage = keys.lineage.slice(i0, i1 - i0)
+            for name in lineage.column_names:
+                cols[name] = lineage.column(name)
         sub = pa.table(cols)
         sidx = split_idx[i0:i1]
         splits = pa.DictionaryArray.from_arrays(pa.array(sidx.astype(np.int32)), split_dict)
-        figures.add(
-            ReleaseFigures.of(spec, sub, splits.cast(pa.string()), keys.lineage is not None)
-        )
+        figures.add(ReleaseFigures.of(spec, sub, splits, keys.lineage is not None))
         src = m.column(source_col)
+        counts = np.bincount(sidx, minlength=len(names))
+        if np.count_nonzero(counts) > 1:  # one gather puts each split's rows together
+            order = pa.array(np.argsort(sidx, kind="stable"))
+            sub, src = sub.take(order), src.take(order)
+        start = 0
         for k, split in enumerate(names):
-            mask = sidx == k
-            if not mask.any():
+            if not counts[k]:
                 continue
-            whole = bool(mask.all())
-            part = sub if whole else sub.filter(pa.array(mask))
-            part_src = src if whole else src.filter(pa.array(mask))
+            part = sub.slice(start, int(counts[k]))
+            part_src = src.slice(start, int(counts[k]))
+            start += int(counts[k])
             if media_data:
                 cvalues: Any = _media_values(
                     project, part, part_src.combine_chunks(), out, split, media

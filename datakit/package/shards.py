@@ -255,9 +255,11 @@ class _SplitWriter:
 class ShardWriter:
     """Routes row batches to one writer per split; closes every shard at the end.
 
-    With ``threaded`` (the default) the Parquet encoding and compression run on a background
-    thread fed through a short queue, so they overlap with reading and joining the next
-    batch (pyarrow releases the GIL while it writes). At most ``queue_batches`` batches wait.
+    With ``threaded`` (the default) the Parquet encoding and compression run on background
+    threads fed through short queues, so they overlap with reading and joining the next
+    batch (pyarrow releases the GIL while it writes). The first split (train, the largest)
+    has a thread of its own and the others share a second one, so that the splits' files
+    are written side by side. At most ``queue_batches`` batches wait per thread.
     """
 
     def __init__(
@@ -282,18 +284,24 @@ class ShardWriter:
             s: _SplitWriter(s, n, rows_per_shard, row_group_rows, folder, schema, compression)
             for s, n in split_sizes.items()
         }
-        self._queue: queue.Queue[tuple[str, pa.RecordBatch] | None] | None = None
-        self._thread: threading.Thread | None = None
         self._error: BaseException | None = None
+        self._queues: list[queue.Queue[tuple[str, pa.RecordBatch] | None]] = []
+        self._threads: list[threading.Thread] = []
+        self._lane: dict[str, int] = {}
         if threaded:
-            self._queue = queue.Queue(maxsize=queue_batches)
-            self._thread = threading.Thread(target=self._drain, name="shard-writer", daemon=True)
-            self._thread.start()
+            lanes = min(2, len(self.writers))
+            self._lane = {s: min(i, lanes - 1) for i, s in enumerate(self.writers)}
+            for i in range(lanes):
+                q: queue.Queue[tuple[str, pa.RecordBatch] | None] = queue.Queue(queue_batches)
+                t = threading.Thread(target=self._drain, args=(q,), name=f"shard-writer-{i}")
+                t.daemon = True
+                t.start()
+                self._queues.append(q)
+                self._threads.append(t)
 
-    def _drain(self) -> None:
-        assert self._queue is not None
+    def _drain(self, jobs: queue.Queue[tuple[str, pa.RecordBatch] | None]) -> None:
         while True:
-            job = self._queue.get()
+            job = jobs.get()
             if job is None:
                 return
             if self._error is None:
@@ -309,8 +317,8 @@ class ShardWriter:
 
     def add(self, split: str, batch: pa.RecordBatch) -> None:
         self._raise()
-        if self._queue is not None:
-            self._queue.put((split, batch))
+        if self._queues:
+            self._queues[self._lane[split]].put((split, batch))
         else:
             self.writers[split].add(batch)
         self.done += batch.num_rows
@@ -318,13 +326,14 @@ class ShardWriter:
             self.progress(self.done, self.total)
 
     def _stop(self) -> None:
-        if self._thread is not None and self._queue is not None:
-            self._queue.put(None)
-            self._thread.join()
-            self._thread = None
+        for q in self._queues:
+            q.put(None)
+        for t in self._threads:
+            t.join()
+        self._queues, self._threads = [], []
 
     def abort(self) -> None:
-        """Stop the background thread and close open files (after an error elsewhere)."""
+        """Stop the background threads and close open files (after an error elsewhere)."""
         self._stop()
         for w in self.writers.values():
             if w.writer is not None:

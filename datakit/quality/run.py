@@ -266,6 +266,11 @@ def check(
 
         phase("reports")
         write_reports(project, report)
+        if engine_name == "local" and inputs["labels_sha256"]:
+            # The records parsed into the release's label table, for `datakit package`.
+            from datakit.package.snapshot import write_snapshot
+
+            write_snapshot(project, inputs["labels_sha256"])
         project.record_stage(
             "check",
             {

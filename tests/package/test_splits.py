@@ -172,6 +172,45 @@ def test_sha256_codes_match_dictionary_codes() -> None:
     assert sha256_codes(pa.array([digests[0], None])) is None
 
 
+def test_hex64_prefix_rows_equals_int_parsing() -> None:
+    """The vectorised parse equals ``int(value[:16], 16)`` on digests, and rejects every row
+    that is not 64 characters with 16 hex ones first (each hex-adjacent byte tried)."""
+    import random
+
+    from datakit.package.splits import hex64_prefix_rows
+
+    rng = random.Random(7)
+    hexdigits = "0123456789abcdefABCDEF"
+    values: list[str | None] = [
+        "".join(rng.choice(hexdigits) for _ in range(64)) for _ in range(2000)
+    ]
+    # One bad character at a random place among the first 16, of every non-hex ASCII code
+    # and a few non-ASCII ones; bad characters after the 16th do not matter.
+    for code in [c for c in range(1, 128) if chr(c) not in hexdigits] + [0xE9, 0xAC00]:
+        good = values[code % 2000]
+        assert good is not None
+        pos = code % 16
+        values.append(good[:pos] + chr(code) + good[pos + 1 :])
+        values.append(good[:40] + chr(code) + good[41:])
+    values += ["f" * 63, "f" * 65, None, "", "0" * 64, "F" * 64]
+    arr = pa.array(values, pa.string())
+    prefix, ok = hex64_prefix_rows(arr)
+
+    def expected(v: str | None) -> tuple[int, bool]:
+        # 64 bytes of UTF-8 (a sha256 hex digest), the first 16 of them hex digits
+        if v is None or len(v.encode()) != 64 or any(ch not in hexdigits for ch in v[:16]):
+            return 0, False
+        return int(v[:16], 16), True
+
+    got = list(zip(prefix.tolist(), ok.tolist(), strict=True))
+    assert got == [expected(v) for v in values]
+    # Non-contiguous rows (a slice, not every row 64 characters) take the gather path.
+    part_prefix, part_ok = hex64_prefix_rows(arr.slice(1990))
+    assert list(zip(part_prefix.tolist(), part_ok.tolist(), strict=True)) == [
+        expected(v) for v in values[1990:]
+    ]
+
+
 def _digest(i: int) -> str:
     return hashlib.sha256(str(i % 60).encode()).hexdigest()
 
