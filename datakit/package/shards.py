@@ -162,6 +162,42 @@ def shard_name(split: str, index: int, count: int) -> str:
     return f"{split}-{index:05d}-of-{count:05d}.parquet"
 
 
+# Columns unique per row: dictionary encoding only costs there.
+UNIQUE_COLUMNS = frozenset(
+    {"id", "source_sha256", "near_dup_cluster", "annotation_ids", "text", "image", "audio", "video"}
+)
+_MEDIA_BYTES = frozenset(f"{name}.bytes" for name in ("image", "audio", "video"))
+
+
+def writer_options(schema: pa.Schema) -> dict[str, Any]:
+    """The ``pq.ParquetWriter`` settings of every release shard, whichever engine writes it
+    (the engines' shards are byte-identical): zstd, statistics, dictionary encoding for the
+    repetitive columns only, and no compression for embedded media bytes (JPEG, PNG, MP3…
+    are compressed already: zstd would spend time to gain nothing)."""
+    return {
+        "compression": {
+            path: "none" if path in _MEDIA_BYTES else "zstd" for path in _leaf_paths(schema)
+        },
+        "write_statistics": True,
+        "use_dictionary": [f.name for f in schema if f.name not in UNIQUE_COLUMNS],
+    }
+
+
+def _leaf_paths(schema: pa.Schema) -> list[str]:
+    """The Parquet leaf column paths of ``schema`` (``image.bytes``,
+    ``annotation_ids.list.element``…), as the writer names them."""
+    key = schema.remove_metadata().to_string()
+    if key not in _LEAVES:
+        sink = pa.BufferOutputStream()
+        pq.write_table(schema.empty_table(), sink)
+        parquet_schema = pq.ParquetFile(pa.BufferReader(sink.getvalue())).schema
+        _LEAVES[key] = [parquet_schema.column(i).path for i in range(len(parquet_schema))]
+    return _LEAVES[key]
+
+
+_LEAVES: dict[str, list[str]] = {}
+
+
 @dataclass
 class _SplitWriter:
     split: str
@@ -170,7 +206,6 @@ class _SplitWriter:
     row_group_rows: int
     folder: Path
     schema: pa.Schema
-    compression: str
     written: int = 0
     shard_rows: int = 0
     shard_index: int = 0
@@ -180,22 +215,6 @@ class _SplitWriter:
     files: list[Path] = field(default_factory=list)
 
     @property
-    def dictionary_columns(self) -> list[str]:
-        """Dictionary-encode the repetitive columns only: trying it on ids, hashes and
-        content costs time and is undone by the writer anyway."""
-        unique = {
-            "id",
-            "source_sha256",
-            "near_dup_cluster",
-            "annotation_ids",
-            "text",
-            "image",
-            "audio",
-            "video",
-        }
-        return [f.name for f in self.schema if f.name not in unique]
-
-    @property
     def shard_count(self) -> int:
         return max(1, -(-self.total // self.rows_per_shard))
 
@@ -203,13 +222,7 @@ class _SplitWriter:
         if self.writer is None:
             path = self.folder / shard_name(self.split, self.shard_index, self.shard_count)
             self.files.append(path)
-            self.writer = pq.ParquetWriter(
-                path,
-                self.schema,
-                compression=self.compression,
-                write_statistics=True,
-                use_dictionary=self.dictionary_columns,
-            )
+            self.writer = pq.ParquetWriter(path, self.schema, **writer_options(self.schema))
         return self.writer
 
     def _flush(self, n: int) -> None:
@@ -270,7 +283,6 @@ class ShardWriter:
         *,
         rows_per_shard: int,
         row_group_rows: int,
-        compression: str = "zstd",
         progress: Callable[[int, int | None], None] | None = None,
         threaded: bool = True,
         queue_batches: int = 4,
@@ -281,7 +293,7 @@ class ShardWriter:
         self.done = 0
         self.progress = progress
         self.writers = {
-            s: _SplitWriter(s, n, rows_per_shard, row_group_rows, folder, schema, compression)
+            s: _SplitWriter(s, n, rows_per_shard, row_group_rows, folder, schema)
             for s, n in split_sizes.items()
         }
         self._error: BaseException | None = None

@@ -48,7 +48,14 @@ from .figures import ReleaseFigures, sorted_counts
 from .inputs import LINEAGE_SOURCE
 from .leakage import LEAKAGE_KEYS
 from .run import MEDIA_SHARD_BYTES, ROW_GROUP_BYTES, TEXT_SHARD_BYTES, BuiltRelease, _no_items
-from .shards import MediaMode, content_column, is_media, label_table_schema, release_schema
+from .shards import (
+    MediaMode,
+    content_column,
+    is_media,
+    label_table_schema,
+    release_schema,
+    writer_options,
+)
 from .shards import shard_name as _shard_name
 from .splits import split_names, stable_hash64
 
@@ -60,10 +67,6 @@ Progress = Callable[[int, int | None], None]
 ROWS_PER_PARTITION = 250_000  # shuffle partitions: about this many rows each
 _SIGN = np.uint64(1 << 63)
 _LABELS_UNREADABLE = "datakit: labels.jsonl unreadable: "
-# Columns unique per row: dictionary encoding only costs there (as in the local writer).
-_UNIQUE_COLUMNS = frozenset(
-    {"id", "source_sha256", "near_dup_cluster", "annotation_ids", "text", "image", "audio", "video"}
-)
 _SQL_TYPES = {pa.string(): "string", pa.int64(): "long", pa.int32(): "int"}
 _RESULT_FIELDS = (
     ("split", pa.string()),
@@ -677,7 +680,7 @@ def _write_shards(
     for s, n in sizes.items():
         if n == 0:  # an empty split still gets one (empty) shard, as the local writer does
             path = out / "data" / _shard_name(s, 0, 1)
-            pq.ParquetWriter(path, schema, compression="zstd").close()
+            pq.ParquetWriter(path, schema, **writer_options(schema)).close()
             written[s][0] = {"path": f"data/{path.name}", "rows": 0, "bytes": path.stat().st_size}
         got = written[s]
         if sorted(got) != list(range(counts[s])) or sum(x["rows"] for x in got.values()) != n:
@@ -788,14 +791,8 @@ class _OpenShard:
 
         self.task, self.g, self.split, self.fs, self.path = task, g, split, fs, path
         self.tmp = f"{path}.{attempt}.tmp"
-        dictionary = [f.name for f in task.schema if f.name not in _UNIQUE_COLUMNS]
         self.writer = pq.ParquetWriter(
-            self.tmp,
-            task.schema,
-            filesystem=fs,
-            compression="zstd",
-            write_statistics=True,
-            use_dictionary=dictionary,
+            self.tmp, task.schema, filesystem=fs, **writer_options(task.schema)
         )
         self.buffer: list[pa.RecordBatch] = []
         self.buffered = self.rows = 0
