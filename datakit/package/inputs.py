@@ -80,6 +80,9 @@ def read_labels(path: Path, spec: ProjectSpec, project: Project) -> pa.Table:
                 explicit_schema=schema, unexpected_field_behavior="ignore"
             ),
         )
+        # pyarrow's JSON reader passes invalid UTF-8 inside strings through; full validation
+        # catches it, so that no such string reaches a release.
+        table.validate(full=True)
     except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
         _locate_bad_label(path, spec, project, str(exc))
         raise InputError(  # the slow scan found nothing more precise
@@ -94,8 +97,16 @@ def _locate_bad_label(path: Path, spec: ProjectSpec, project: Project, reason: s
 
     types = {f.name: field_type(f) for f in spec.fields}
     content = content_column(spec)
-    with path.open(encoding="utf-8") as fh:
-        for n, line in enumerate(fh, 1):
+    with path.open("rb") as fh:
+        for n, raw in enumerate(fh, 1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise InputError(
+                    f"line {n} is not UTF-8 (byte {exc.start + 1})",
+                    file=project.paths.rel(path),
+                    hint="labels.jsonl is UTF-8; `datakit check` lists every such line",
+                ) from exc
             if not line.strip():
                 continue
             try:

@@ -39,7 +39,9 @@ def write_snapshot(project: Project, labels_sha256: str) -> bool:
     path = snapshot_path(project)
     try:
         table = read_labels(project.paths.labels, project.spec, project)
-    except DatakitError:
+    except (DatakitError, ValueError, OSError, pa.ArrowException):
+        # Records the check has just reported on (bad JSON, bad UTF-8, values of the wrong
+        # type): no snapshot, and package names the problem if it is ever asked to release.
         path.unlink(missing_ok=True)
         return False
     meta = dict(table.schema.metadata or {})

@@ -13,6 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 
 import datakit.package.inputs as inputs
+from datakit.errors import InputError
 from datakit.io import sha256_file
 from datakit.package.run import package
 from datakit.package.snapshot import SHA_KEY, read_snapshot, snapshot_path, write_snapshot
@@ -83,10 +84,23 @@ def test_a_stale_damaged_or_foreign_snapshot_is_not_used(ready) -> None:  # type
     assert read_snapshot(project, spec, digest) is None
 
 
-def test_labels_that_do_not_parse_leave_no_snapshot(ready) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize(
+    ("bad", "message"),
+    [
+        (b'{"id": "item-9999999", "label": 5}\n', "does not fit"),  # a number for a class
+        (b'{"id": "item-9999999", "label": "\xed\x95"}\n', "line 21 is not UTF-8"),
+        (b'{"id": "item-9999999", "label": \n', "line 21 is not JSON"),
+    ],
+)
+def test_labels_that_do_not_parse_leave_no_snapshot(ready, bad: bytes, message: str) -> None:  # type: ignore[no-untyped-def]
+    """The check has reported these records already: no snapshot (an old one is removed, not
+    left stale), and package names the line or the item and field, without a traceback."""
     project = ready(n=20)
     assert write_snapshot(project, sha256_file(project.paths.labels))
-    with project.paths.labels.open("a", encoding="utf-8") as fh:
-        fh.write('{"id": "item-9999999", "label": 5}\n')  # a number where a class belongs
+    with project.paths.labels.open("ab") as fh:
+        fh.write(bad)
     assert not write_snapshot(project, sha256_file(project.paths.labels))
-    assert not snapshot_path(project).exists()  # the old one is gone, not left stale
+    assert not snapshot_path(project).exists()
+    with pytest.raises(InputError, match=message) as exc:
+        package(project, accept_failed_check=True)
+    assert exc.value.file == "annotations/labels.jsonl"
