@@ -86,6 +86,18 @@ class ReleaseFigures:
         ordered.update({k: v for k, v in counts.items() if k not in ordered})
         return ordered
 
+    def release_fields(self, spec: ProjectSpec) -> dict[str, Any]:
+        """The figures as ``BuiltRelease`` fields (classes, attributes, sources, methods and
+        the lineage means), the same whichever engine counted them."""
+        return {
+            "classes": self.classes(spec),
+            "attributes": sorted_counts(self.attributes),
+            "sources": sorted_counts(self.totals["source_name"]),
+            "methods": sorted_counts(self.totals["label_method"]),
+            "mean_agreement": self.mean("agreement"),
+            "mean_annotators": self.mean("n_annotators"),
+        }
+
     def mean(self, name: str) -> float | None:
         total, n = self.sums.get(name, [0.0, 0])
         return total / n if self.lineage and n else None

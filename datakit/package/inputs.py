@@ -154,6 +154,17 @@ def _sha_keys(values: pa.Array | pa.ChunkedArray) -> tuple[Any, Any]:
     return np.where(ok, prefix, hashed), valid
 
 
+def require_manifest_columns(project: Project, have: set[str]) -> None:
+    """The manifest columns every release needs, named when missing (both engines)."""
+    missing = [c for c in ("id", "sha256", "status", "source") if c not in have]
+    if missing:
+        raise InputError(
+            f"manifest lacks column(s) {', '.join(missing)}",
+            file=project.paths.rel(project.paths.manifest),
+            hint="rerun `datakit collect` with this datakit version",
+        )
+
+
 def load_keys(project: Project, spec: ProjectSpec) -> ReleaseKeys:
     """Pass one: read the manifest's narrow columns batch by batch, parse the label records,
     pair them by id and reduce everything the split rules need to fixed-width arrays."""
@@ -166,13 +177,7 @@ def load_keys(project: Project, spec: ProjectSpec) -> ReleaseKeys:
     project.require(paths.labels, produced_by="datakit annotate pull")
     pf = pq.ParquetFile(paths.manifest)
     have = set(pf.schema_arrow.names)
-    missing = [c for c in ("id", "sha256", "status", "source") if c not in have]
-    if missing:
-        raise InputError(
-            f"manifest lacks column(s) {', '.join(missing)}",
-            file=paths.rel(paths.manifest),
-            hint="rerun `datakit collect` with this datakit version",
-        )
+    require_manifest_columns(project, have)
 
     def labels_table() -> pa.Table:
         table = read_snapshot(project, spec, file_sha256(paths.labels))

@@ -6,7 +6,6 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 LEAKAGE_KEYS = {
     "exact_hash": "source_sha256",  # same content sha256
@@ -15,18 +14,11 @@ LEAKAGE_KEYS = {
 }
 
 
-def _codes(values: pa.ChunkedArray | pa.Array) -> np.ndarray:  # type: ignore[type-arg]
-    enc = pc.dictionary_encode(values)
-    if isinstance(enc, pa.ChunkedArray):
-        enc = enc.combine_chunks()
-    return np.asarray(pc.fill_null(enc.indices, -1).to_numpy(zero_copy_only=False), np.int64)
-
-
 def overlap(values: pa.ChunkedArray | pa.Array, splits: pa.ChunkedArray | pa.Array) -> int:
     """Number of distinct non-null values that occur in more than one split."""
     if len(values) == 0:
         return 0
-    from .splits import sha256_codes
+    from .splits import _codes, sha256_codes
 
     fast = sha256_codes(values)
     v = fast if fast is not None else _codes(values)

@@ -17,21 +17,16 @@ from datakit.spec.model import ProjectSpec
 NULL_VALUE = "(없음)"
 
 
-def _codes(values: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray[Any, Any], list[Any]]:
-    """(dictionary code per row, the dictionary) of a column, dictionary-encoded once."""
-    arr = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
-    enc = arr if pa.types.is_dictionary(arr.type) else pc.dictionary_encode(arr)
-    codes = np.asarray(enc.indices.to_numpy(zero_copy_only=False), dtype=np.int64)
-    return codes, enc.dictionary.to_pylist()
-
-
 def _by_split(
     values: pa.Array | pa.ChunkedArray, splits: pa.Array | pa.ChunkedArray
 ) -> dict[str, dict[str, int]]:
     """value → split → count (nulls under ``(없음)``). Counted as one ``bincount`` over
     (value code, split code) pairs; ``splits`` may be dictionary-encoded already."""
-    v, v_names = _codes(pc.fill_null(values.cast(pa.string()), NULL_VALUE))
-    s, s_names = _codes(splits)
+    from .splits import dictionary_codes
+
+    v, v_dict = dictionary_codes(pc.fill_null(values.cast(pa.string()), NULL_VALUE))
+    s, s_dict = dictionary_codes(splits)
+    v_names, s_names = v_dict.to_pylist(), s_dict.to_pylist()
     counts = np.bincount(v * len(s_names) + s, minlength=len(v_names) * len(s_names))
     out: dict[str, dict[str, int]] = {}
     for code in np.flatnonzero(counts).tolist():

@@ -23,7 +23,7 @@ from datakit.io import read_json, sha256_file, write_json, write_text
 from datakit.project import Project
 from datakit.spec.model import ProjectSpec
 
-from .figures import ReleaseFigures, sorted_counts
+from .figures import ReleaseFigures
 from .gate import GateResult, enforce_gate, file_sha256, prefetch_sha256
 from .inputs import ReleaseKeys, load_keys, release_memory
 from .leakage import leakage_from_keys
@@ -298,12 +298,7 @@ def build_local(
         split_sizes=split_sizes,
         shards=shards,
         leakage=leakage,
-        classes=figures.classes(spec),
-        attributes=sorted_counts(figures.attributes),
-        sources=sorted_counts(figures.totals["source_name"]),
-        methods=sorted_counts(figures.totals["label_method"]),
-        mean_agreement=figures.mean("agreement"),
-        mean_annotators=figures.mean("n_annotators"),
+        **figures.release_fields(spec),
         units=units,
         skipped=keys.skipped,
         pii_items=keys.pii_items,

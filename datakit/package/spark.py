@@ -44,8 +44,8 @@ from datakit.project import Project
 from datakit.spec.model import ProjectSpec
 from datakit.tables import CONSENSUS_SCHEMA, MANIFEST_SCHEMA
 
-from .figures import ReleaseFigures, sorted_counts
-from .inputs import LINEAGE_SOURCE
+from .figures import ReleaseFigures
+from .inputs import LINEAGE_SOURCE, require_manifest_columns
 from .leakage import LEAKAGE_KEYS
 from .run import MEDIA_SHARD_BYTES, ROW_GROUP_BYTES, TEXT_SHARD_BYTES, BuiltRelease, _no_items
 from .shards import (
@@ -117,12 +117,7 @@ def build_spark(
         split_sizes=sizes,
         shards=shards,
         leakage=leakage,
-        classes=figures.classes(spec),
-        attributes=sorted_counts(figures.attributes),
-        sources=sorted_counts(figures.totals["source_name"]),
-        methods=sorted_counts(figures.totals["label_method"]),
-        mean_agreement=figures.mean("agreement"),
-        mean_annotators=figures.mean("n_annotators"),
+        **figures.release_fields(spec),
         units=units,
         skipped=skipped,
         pii_items=int(stats["pii"] or 0),
@@ -174,13 +169,7 @@ def _read_manifest(spark: SparkSession, project: Project) -> tuple[DataFrame, An
     paths = project.paths
     raw = spark.read.parquet(spark_path(paths.manifest))
     have = set(raw.columns)
-    missing = [c for c in ("id", "sha256", "status", "source") if c not in have]
-    if missing:
-        raise InputError(
-            f"manifest lacks column(s) {', '.join(missing)}",
-            file=paths.rel(paths.manifest),
-            hint="rerun `datakit collect` with this datakit version",
-        )
+    require_manifest_columns(project, have)
     filled = [
         F.lit(None).cast(_spark_type(f.type)).alias(f.name)
         for f in MANIFEST_SCHEMA

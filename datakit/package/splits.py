@@ -185,16 +185,27 @@ def sha256_codes(values: pa.Array | pa.ChunkedArray) -> npt.NDArray[np.int64] | 
     return np.asarray(codes, dtype=np.int64).reshape(len(prefix))
 
 
-def _codes(values: pa.Array | pa.ChunkedArray) -> npt.NDArray[np.int64]:
-    """Dense integer code per distinct non-null value, -1 for null."""
-    enc = pc.dictionary_encode(values)
+def dictionary_codes(
+    values: pa.Array | pa.ChunkedArray,
+) -> tuple[npt.NDArray[np.int64], pa.Array]:
+    """(dense integer code per row, -1 for null; the distinct values in code order). A column
+    that is dictionary-encoded already keeps its codes."""
+    encoded = pa.types.is_dictionary(values.type)
+    enc = values if encoded else pc.dictionary_encode(values)
     if isinstance(enc, pa.ChunkedArray):
+        value_type = values.type.value_type if encoded else values.type
         enc = (
             enc.combine_chunks()
             if enc.num_chunks
-            else pa.array([], pa.dictionary(pa.int32(), pa.string()))
+            else pa.array([], pa.dictionary(pa.int32(), value_type))
         )
-    return np.asarray(pc.fill_null(enc.indices, -1).to_numpy(zero_copy_only=False), dtype=np.int64)
+    codes = np.asarray(pc.fill_null(enc.indices, -1).to_numpy(zero_copy_only=False), np.int64)
+    return codes, enc.dictionary
+
+
+def _codes(values: pa.Array | pa.ChunkedArray) -> npt.NDArray[np.int64]:
+    """Dense integer code per distinct non-null value, -1 for null."""
+    return dictionary_codes(values)[0]
 
 
 def connected_units(key_codes: Sequence[npt.NDArray[np.int64]], n: int) -> npt.NDArray[np.int64]:
