@@ -6,8 +6,10 @@
      ├── InputError              bad input data: names the file, the item and the field
      ├── ArtefactError           a generated artefact is missing, stale or hand-edited
      ├── ReleaseError            a release cannot be built or is refused
-     └── ServiceError            exit 3: an external service (Label Studio) failed
-          └── LabelStudioError
+     ├── ServiceError            exit 3: an external service (Label Studio) failed
+     │    └── LabelStudioError
+     └── StorageError            exit 4: the file system refused a read or write (disk full,
+                                 file size limit, read-only or not permitted)
 
 Quality results are *not* exceptions: a check returns a report, and the CLI turns a
 failed gate into exit code 1. Exceptions are for "cannot proceed".
@@ -24,6 +26,7 @@ EXIT_OK = 0
 EXIT_GATE_FAILED = 1
 EXIT_BAD_INPUT = 2
 EXIT_SERVICE = 3
+EXIT_STORAGE = 4
 EXIT_INTERRUPTED = 130
 
 
@@ -121,3 +124,50 @@ class ServiceError(DatakitError):
 
 class LabelStudioError(ServiceError):
     """Label Studio did not answer, refused the token, or returned an error."""
+
+
+class StorageError(DatakitError):
+    """The file system refused: disk full, file size limit, read-only or not permitted.
+    ``path`` names the file or folder (relative where it can be); exit 4, so CI can tell it
+    from a failed quality gate (1) and from bad input (2)."""
+
+    exit_code = EXIT_STORAGE
+
+    def __init__(self, message: str, *, path: str | None, hint: str | None = None) -> None:
+        self.path = path
+        super().__init__(f"{path}: {message}" if path else message, hint=hint)
+
+
+# errno → (what happened, what to do); the errors one machine's storage can cause.
+_STORAGE_ERRNOS: dict[str, tuple[str, str]] = {
+    "ENOSPC": ("no space left on the device", "free some space, then rerun the same command"),
+    "EDQUOT": ("disk quota exceeded", "free some space, then rerun the same command"),
+    "EFBIG": (
+        "file too large for this system's file size limit (ulimit -f)",
+        "raise the limit (ulimit -f unlimited), then rerun the same command",
+    ),
+    "EROFS": ("the file system is read-only", "write the project to a writable place"),
+    "EACCES": ("permission denied", "check the owner and mode of the file or folder"),
+    "EPERM": (
+        "operation not permitted (an immutable or protected file?)",
+        "check the file's attributes (lsattr) and owner",
+    ),
+    "EIO": ("input/output error", "check the disk, then rerun the same command"),
+}
+
+
+def storage_error(exc: OSError, *, root: str | None = None) -> StorageError | None:
+    """The :class:`StorageError` for an ``OSError`` the file system raised, or None when the
+    error is of another kind (a missing file is the caller's business). ``root`` shortens
+    paths under it."""
+    import errno
+    from pathlib import Path
+
+    name = errno.errorcode.get(exc.errno or -1, "")
+    if name not in _STORAGE_ERRNOS:
+        return None
+    what, hint = _STORAGE_ERRNOS[name]
+    path = exc.filename if isinstance(exc.filename, str) else None
+    if path and root and Path(path).is_absolute() and Path(path).is_relative_to(root):
+        path = Path(path).relative_to(root).as_posix()
+    return StorageError(what, path=path, hint=hint)

@@ -3,4 +3,5 @@
 pytest_plugins = [
     "tests.fixtures.projects",
     "tests.fixtures.labelstudio",
+    "tests.fixtures.corpora",
 ]

@@ -1,17 +1,20 @@
 """Inter-annotator agreement — what Label Studio Community does not compute.
 
 Classification (``class``/``classes``/``choice`` fields): Cohen's κ per annotator pair,
-Fleiss' κ (items with the most common number of raters) with Fleiss' per-category κ_j,
+Fleiss' κ (when every item has the same number of ratings) with Fleiss' per-category κ_j,
 Krippendorff's α (nominal; ordinal for attributes marked ``ordinal``) via the
-``krippendorff`` package, and raw percent agreement.
+``krippendorff`` package, per-class one-against-the-rest α, and raw percent agreement.
 Boxes: greedy one-to-one matching of same-label boxes at IoU ≥ the spec's threshold;
 agreement = matched F1 = 2·matches / (boxes of A + boxes of B).
 Spans (NER): exact (start, end, label) matches, same F1.
 Transcription: character error rate between two transcripts = Levenshtein distance /
 mean length of the two (symmetric); agreement = 1 − CER.
 
-Every figure carries the number of items it rests on. Only cross-checked items (two or
-more annotators) count; an annotator's latest annotation of an item is the one used.
+The headline figure rests on every cross-checked item (two or more annotators), with the
+metric the data allows (:func:`choose_metric`) and a bootstrap interval over items
+(:mod:`datakit.annotate.bootstrap`). Only annotators count: reviewers settle items, they
+are not raters (:mod:`datakit.annotate.adjudication`). Every figure carries the number of
+items it rests on; an annotator's latest annotation of an item is the one used.
 """
 
 from __future__ import annotations
@@ -23,6 +26,11 @@ from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
+from datakit.annotate import bootstrap
+from datakit.annotate.bootstrap import ItemFigure
+from datakit.reports import METRIC_NAMES, AgreementReport
 from datakit.spec.model import ProjectSpec
 
 Fields = dict[str, Any]
@@ -173,7 +181,7 @@ def cer(a: str, b: str) -> float:
 
 @dataclass
 class AgreementResult:
-    report: dict[str, Any]
+    report: AgreementReport
     per_item: dict[str, float | None] = field(default_factory=dict)
 
 
@@ -181,40 +189,107 @@ def _value_key(v: Any) -> Hashable:
     return tuple(v) if isinstance(v, list) else v
 
 
-def primary_metric(spec: ProjectSpec, max_raters: int) -> str:
-    t = spec.task.type
-    if t == "object_detection":
-        return "box_f1"
-    if t == "ner":
-        return "span_f1"
-    if t == "transcription":
-        return "one_minus_cer"
-    chosen = spec.annotation.agreement_metric
-    if chosen != "auto":
-        return chosen
-    return "cohen_kappa" if max_raters <= 2 else "fleiss_kappa"
+def _raters_text(raters: Sequence[Sequence[str]]) -> str:
+    sizes = sorted(Counter(len(r) for r in raters).items())
+    people = len({a for r in raters for a in r})
+    parts = [f"{k} annotators on {n:,} items" for k, n in sizes]
+    return f"{', '.join(parts)}; {people} annotators in all"
 
 
-def compute_agreement(spec: ProjectSpec, items: dict[str, list[Ann]]) -> AgreementResult:
-    """Agreement figures for the project (agreement.json) and a per-item agreement."""
-    latest = {iid: _latest_per_annotator(anns) for iid, anns in items.items()}
+def choose_metric(requested: str, raters: Sequence[Sequence[str]]) -> tuple[str, str]:
+    """The headline metric for classification and why, from who labelled each
+    cross-checked item. Every item counts; the metric is the one the data allows:
+
+    * the same two annotators on every item → Cohen's κ;
+    * the same number of annotators on every item (not always the same people) → Fleiss' κ;
+    * otherwise (annotators per item vary) → Krippendorff's α.
+
+    ``requested`` (``annotation.agreement_metric``) is honoured when the data allows it;
+    Cohen's κ or Fleiss' κ on data that does not fit them falls back to the rule above."""
+    if not raters:
+        metric = "cohen_kappa" if requested == "auto" else requested
+        return metric, "no cross-checked items yet"
+    sizes = {len(r) for r in raters}
+    people = {a for r in raters for a in r}
+    facts = _raters_text(raters)
+    fits = {
+        "cohen_kappa": len(people) == 2 and sizes == {2},
+        "fleiss_kappa": len(sizes) == 1,
+        "krippendorff_alpha": True,
+    }
+    if fits["cohen_kappa"]:
+        auto = "cohen_kappa", "the same two annotators labelled every cross-checked item"
+    elif fits["fleiss_kappa"]:
+        auto = "fleiss_kappa", "every cross-checked item has the same number of annotators"
+    else:
+        auto = (
+            "krippendorff_alpha",
+            "annotators per item vary; Krippendorff's α uses every rating of every item",
+        )
+    if requested == "auto":
+        return auto[0], f"auto: {auto[1]} ({facts})"
+    if fits.get(requested):
+        return requested, f"annotation.agreement_metric asks for it ({facts})"
+    need = {
+        "cohen_kappa": "the same two annotators on every item",
+        "fleiss_kappa": "the same number of annotators on every item",
+    }.get(requested, "other data")
+    return auto[0], (
+        f"annotation.agreement_metric asks for {METRIC_NAMES.get(requested, requested)}, which "
+        f"needs {need}, but the data has {facts}; {METRIC_NAMES[auto[0]]} is used instead"
+    )
+
+
+def compute_agreement(
+    spec: ProjectSpec,
+    items: dict[str, list[Ann]],
+    *,
+    seed: int | None = None,
+    resamples: int = bootstrap.RESAMPLES,
+) -> AgreementResult:
+    """Agreement figures of the annotators (agreement.json) and a per-item agreement.
+
+    ``items`` holds the annotators' annotations only: reviewers' labels (review project,
+    ground truth) settle items and are reported by :mod:`datakit.annotate.adjudication`.
+    The headline rests on every cross-checked item, with a bootstrap interval over items
+    seeded with ``seed`` (default: the spec's ``splits.seed``)."""
+    seed = spec.splits.seed if seed is None else seed
+    latest = {iid: _latest_per_annotator(anns) for iid, anns in items.items() if anns}
     crossed = {iid: anns for iid, anns in latest.items() if len(anns) >= 2}
-    max_raters = max((len(a) for a in crossed.values()), default=0)
-    metric = primary_metric(spec, max_raters)
+    requested = spec.annotation.agreement_metric
     label = spec.task.label_field
     fields: dict[str, Any] = {}
-    per_item: dict[str, float | None] = {}
+    per_item: dict[str, float | None]
     per_annotator: dict[str, Any]
     if spec.task.type in ("text_classification", "image_classification"):
-        fields[label] = _categorical(crossed, label, spec.task.class_names, ordinal=False)
+        fields[label], units, cats = _categorical(
+            crossed, label, spec.task.class_names, ordinal=False
+        )
+        raters = [[who for who, _ in vals] for vals in units.values()]
+        metric, reason = choose_metric(requested, raters)
+        figure = _categorical_figure(metric, units, cats)
         per_item = {iid: _majority_share(anns, label) for iid, anns in crossed.items()}
         per_annotator = _categorical_annotators(crossed, label)
     elif spec.task.type in ("object_detection", "ner"):
-        fields[label] = _matched(spec, crossed, label)
+        fields[label], figure = _matched(spec, crossed, label)
+        metric = fields[label]["metric"]
+        raters = [[a.annotator for a in anns] for anns in crossed.values()]
+        how = (
+            f"same-label boxes matched one-to-one at IoU ≥ {spec.annotation.iou_threshold}"
+            if spec.task.type == "object_detection"
+            else "exact (start, end, label) span matches"
+        )
+        reason = f"{how}, F1 over every cross-checked item ({_raters_text(raters)})"
         per_item = {iid: _matched_item(spec, anns, label) for iid, anns in crossed.items()}
         per_annotator = _pairwise_annotators(crossed, lambda x, y: _matched_pair(spec, x, y, label))
     else:
-        fields[label] = _transcripts(crossed, label)
+        fields[label], figure = _transcripts(crossed, label)
+        metric = "one_minus_cer"
+        raters = [[a.annotator for a in anns] for anns in crossed.values()]
+        reason = (
+            "transcripts: 1 − character error rate over every pair of transcripts of every "
+            f"cross-checked item ({_raters_text(raters)})"
+        )
         per_item = {iid: _transcript_item(anns, label) for iid, anns in crossed.items()}
         per_annotator = _pairwise_annotators(
             crossed,
@@ -223,28 +298,30 @@ def compute_agreement(spec: ProjectSpec, items: dict[str, list[Ann]]) -> Agreeme
             ),
         )
     for attr in spec.task.attributes:
-        fields[attr.name] = _categorical(crossed, attr.name, attr.values, ordinal=attr.ordinal)
-    main = fields[label]
-    value = main.get(metric, {}).get("value") if metric in main else main.get("value")
+        fields[attr.name] = _categorical(crossed, attr.name, attr.values, ordinal=attr.ordinal)[0]
     counts = Counter(a.annotator for anns in latest.values() for a in anns)
     for name, n in counts.items():
         per_annotator.setdefault(name, {"n_items_cross_checked": 0, "agreement": None})
         per_annotator[name]["n_annotated"] = n
-    report = {
-        "task_type": spec.task.type,
-        "metric": metric,
-        "value": value,
-        "target": spec.targets.quality.agreement,
-        "passed": None if value is None else value >= spec.targets.quality.agreement,
-        "n_items": len(latest),
-        "n_items_cross_checked": len(crossed),
-        "fields": fields,
-        "per_annotator": dict(sorted(per_annotator.items())),
-        "review_below": spec.annotation.review_below,
-        "iou_threshold": spec.annotation.iou_threshold
-        if spec.task.type == "object_detection"
-        else None,
-    }
+    report = AgreementReport(
+        task_type=spec.task.type,
+        metric=metric,
+        metric_requested=requested,
+        metric_reason=reason,
+        value=_round(figure.point()),
+        interval=figure.interval(seed=seed, resamples=resamples),
+        target=spec.targets.quality.agreement,
+        n_items=len(latest),
+        n_items_cross_checked=figure.n_items,
+        raters_per_item={str(k): v for k, v in sorted(Counter(map(len, raters)).items())},
+        annotators=sorted(counts),
+        fields=fields,
+        per_annotator=dict(sorted(per_annotator.items())),
+        review_below=spec.annotation.review_below,
+        iou_threshold=(
+            spec.annotation.iou_threshold if spec.task.type == "object_detection" else None
+        ),
+    )
     return AgreementResult(report=report, per_item=per_item)
 
 
@@ -264,10 +341,15 @@ def _majority_share(anns: list[Ann], name: str) -> float | None:
     return Counter(vals).most_common(1)[0][1] / len(vals)
 
 
+Units = dict[str, list[tuple[str, Hashable]]]  # item → (annotator, value) of each rating
+
+
 def _categorical(
     crossed: dict[str, list[Ann]], name: str, categories: Sequence[str], *, ordinal: bool
-) -> dict[str, Any]:
-    units: dict[str, list[tuple[str, Hashable]]] = {}
+) -> tuple[dict[str, Any], Units, list[Hashable]]:
+    """Every figure of one categorical field over the items with two or more ratings of it;
+    also the units and categories the headline figure is computed from."""
+    units: Units = {}
     for iid, anns in crossed.items():
         vals = [
             (a.annotator, _value_key(a.fields[name]))
@@ -275,13 +357,13 @@ def _categorical(
             if a.fields.get(name) is not None
         ]
         if len(vals) >= 2:
-            units[iid] = vals
+            units[iid] = sorted(vals, key=lambda t: t[0])
     # Cohen's κ per pair of annotators, on the items both labelled
     pairs: dict[tuple[str, str], tuple[list[Hashable], list[Hashable]]] = defaultdict(
         lambda: ([], [])
     )
     for vals in units.values():
-        for (ra, va), (rb, vb) in itertools.combinations(sorted(vals, key=lambda t: t[0]), 2):
+        for (ra, va), (rb, vb) in itertools.combinations(vals, 2):
             pairs[(ra, rb)][0].append(va)
             pairs[(ra, rb)][1].append(vb)
     pair_rows: list[dict[str, Any]] = []
@@ -302,25 +384,21 @@ def _categorical(
         if total
         else None
     )
-    # Fleiss' κ on the items with the most common number of ratings
     cats: list[Hashable] = list(categories)
     for vals in units.values():
         for _, v in vals:
             if v not in cats:
                 cats.append(v)
-    sizes = Counter(len(v) for v in units.values())
-    fleiss: float | None = None
+    table = _count_table(units, cats)
+    # Fleiss' κ only where it is defined: the same number of ratings on every item
+    sizes = {len(v) for v in units.values()}
+    fleiss: dict[str, Any] = {"value": None, "n_items": 0, "raters_per_item": None}
     per_cat: list[float | None] = [None] * len(cats)
-    n_fleiss, raters = 0, None
-    if sizes:
-        raters = max(sizes.items(), key=lambda kv: (kv[1], kv[0]))[0]
-        rows = [
-            [sum(1 for _, v in vals if v == c) for c in cats]
-            for vals in units.values()
-            if len(vals) == raters
-        ]
-        n_fleiss = len(rows)
-        fleiss, per_cat = fleiss_kappa(rows)
+    if len(sizes) == 1:
+        kappa, per_cat = fleiss_kappa(table.astype(int).tolist())
+        fleiss = {"value": _round(kappa), "n_items": len(units), "raters_per_item": sizes.pop()}
+    elif units:
+        fleiss["note"] = "not computed: the number of ratings per item varies"
     alpha = krippendorff_alpha(
         [[v for _, v in vals] for vals in units.values()],
         level="ordinal" if ordinal else "nominal",
@@ -332,14 +410,21 @@ def _categorical(
         for (_, va), (_, vb) in itertools.combinations(vals, 2)
     ]
     per_class = {}
+    rated = table.sum(axis=1)
     for j, c in enumerate(cats):
-        n_c = sum(1 for vals in units.values() if any(v == c for _, v in vals))
+        present = table[:, j] > 0
+        # one class against the rest: Krippendorff's α of "c or not c"
+        one_vs_rest = bootstrap.nominal_alpha(np.column_stack([table[:, j], rated - table[:, j]]))
         key = "+".join(c) if isinstance(c, tuple) else str(c)
-        per_class[key] = {"fleiss_kappa": _round(per_cat[j]), "n_items": n_c}
-    return {
+        per_class[key] = {
+            "fleiss_kappa": _round(per_cat[j]),
+            "krippendorff_alpha": _round(one_vs_rest.point()),
+            "n_items": int(present.sum()),
+        }
+    out = {
         "n_items": len(units),
         "cohen_kappa": {"value": _round(cohen), "n_items": total, "pairs": pair_rows},
-        "fleiss_kappa": {"value": _round(fleiss), "n_items": n_fleiss, "raters_per_item": raters},
+        "fleiss_kappa": fleiss,
         "krippendorff_alpha": {
             "value": _round(alpha),
             "n_items": len(units),
@@ -351,6 +436,30 @@ def _categorical(
         },
         "per_class": per_class,
     }
+    return out, units, cats
+
+
+def _count_table(units: Units, cats: Sequence[Hashable]) -> Any:
+    """items × categories: how many ratings of each item chose each category."""
+    index = {c: j for j, c in enumerate(cats)}
+    table = np.zeros((len(units), len(cats)))
+    for i, vals in enumerate(units.values()):
+        for _, v in vals:
+            table[i, index[v]] += 1
+    return table
+
+
+def _categorical_figure(metric: str, units: Units, cats: Sequence[Hashable]) -> ItemFigure:
+    """The headline figure of the label field over every unit."""
+    if metric == "cohen_kappa":  # the same two annotators on every unit, in name order
+        index = {c: j for j, c in enumerate(cats)}
+        first = np.array([index[vals[0][1]] for vals in units.values()], dtype=np.int64)
+        second = np.array([index[vals[1][1]] for vals in units.values()], dtype=np.int64)
+        return bootstrap.cohen_kappa(first, second, len(cats))
+    table = _count_table(units, cats)
+    if metric == "fleiss_kappa":
+        return bootstrap.fleiss_kappa(table)
+    return bootstrap.nominal_alpha(table)
 
 
 def _categorical_annotators(crossed: dict[str, list[Ann]], name: str) -> dict[str, Any]:
@@ -417,16 +526,22 @@ def _matched_item(spec: ProjectSpec, anns: list[Ann], name: str) -> float | None
     return sum(scores) / len(scores) if scores else None
 
 
-def _matched(spec: ProjectSpec, crossed: dict[str, list[Ann]], name: str) -> dict[str, Any]:
+def _matched(
+    spec: ProjectSpec, crossed: dict[str, list[Ann]], name: str
+) -> tuple[dict[str, Any], ItemFigure]:
     matches = objects = 0
     per_label: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])  # matches, objects, items
     pairs: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0, 0])
-    for anns in crossed.values():
+    item_matched = np.zeros(len(crossed))  # 2 · matches per item, for the bootstrap
+    item_drawn = np.zeros(len(crossed))
+    for i_item, anns in enumerate(crossed.values()):
         seen: set[str] = set()
         for x, y in itertools.combinations(anns, 2):
             a, b, m = _pairs_of(spec, x, y, name)
             matches += len(m)
             objects += len(a) + len(b)
+            item_matched[i_item] += 2 * len(m)
+            item_drawn[i_item] += len(a) + len(b)
             key = tuple(sorted((x.annotator, y.annotator)))
             pairs[key][0] += len(m)  # type: ignore[index]
             pairs[key][1] += len(a) + len(b)  # type: ignore[index]
@@ -439,7 +554,7 @@ def _matched(spec: ProjectSpec, crossed: dict[str, list[Ann]], name: str) -> dic
         for lab in seen:
             per_label[lab][2] += 1
     f1 = 2 * matches / objects if objects else (1.0 if crossed else None)
-    return {
+    out = {
         "metric": "box_f1" if spec.task.type == "object_detection" else "span_f1",
         "value": _round(f1),
         "n_items": len(crossed),
@@ -461,6 +576,7 @@ def _matched(spec: ProjectSpec, crossed: dict[str, list[Ann]], name: str) -> dic
             for lab, v in sorted(per_label.items())
         },
     }
+    return out, bootstrap.matched_f1(item_matched, item_drawn)
 
 
 def _transcript_item(anns: list[Ann], name: str) -> float | None:
@@ -471,22 +587,25 @@ def _transcript_item(anns: list[Ann], name: str) -> float | None:
     return sum(scores) / len(scores) if scores else None
 
 
-def _transcripts(crossed: dict[str, list[Ann]], name: str) -> dict[str, Any]:
+def _transcripts(crossed: dict[str, list[Ann]], name: str) -> tuple[dict[str, Any], ItemFigure]:
     from rapidfuzz.distance import Levenshtein
 
-    dist = length = 0.0
-    for anns in crossed.values():
+    item_dist = np.zeros(len(crossed))
+    item_length = np.zeros(len(crossed))
+    for i, anns in enumerate(crossed.values()):
         for x, y in itertools.combinations(anns, 2):
             a, b = str(x.fields.get(name) or ""), str(y.fields.get(name) or "")
-            dist += Levenshtein.distance(a, b)
-            length += (len(a) + len(b)) / 2
+            item_dist[i] += Levenshtein.distance(a, b)
+            item_length[i] += (len(a) + len(b)) / 2
+    dist, length = float(item_dist.sum()), float(item_length.sum())
     c = dist / length if length else (0.0 if crossed else None)
-    return {
+    out = {
         "metric": "one_minus_cer",
         "value": None if c is None else _round(1 - min(1.0, c)),
         "cer": _round(c),
         "n_items": len(crossed),
     }
+    return out, bootstrap.one_minus_cer(item_dist, item_length)
 
 
 def _round(x: float | None) -> float | None:

@@ -9,8 +9,10 @@
 * Boxes and transcripts: the highest-agreement annotator's label is taken
   (``best_annotator``: the one with the best mean agreement with the others; ties go to
   the earliest annotation). Items below ``review_below`` go to review.
-* An item a reviewer labelled in the review project is ``adjudicated``; ``decided_by`` names
-  the reviewer, and the reviewer's label is final.
+* An item with a settled label — a reviewer's label in the review project, or a
+  ground-truth annotation (:mod:`datakit.annotate.adjudication`) — is ``adjudicated``;
+  ``decided_by`` names who settled it, and that label is final. ``n_annotators`` and
+  ``annotators`` count the annotators only, never the reviewer.
 
 Items waiting for review have no final label yet (they are left out of labels.jsonl).
 """
@@ -109,6 +111,21 @@ def decide(
         reason = f"agreement {agreement:.2f} < {threshold}"
         return Decision(item_id, method, len(latest), ids, who, agreement, None, True, None, reason)
     return Decision(item_id, method, len(latest), ids, who, agreement, None, False, fields)
+
+
+def proposal(spec: ProjectSpec, anns: list[Ann]) -> tuple[Fields, bool]:
+    """The label the annotators' own consensus proposes for an item, before any review,
+    and whether they reached one (a classification tie proposes nothing)."""
+    latest = _latest_per_annotator(anns)
+    if len(latest) == 1:
+        return dict(latest[0].fields), True
+    t = spec.task.type
+    if t in ("text_classification", "image_classification"):
+        fields, _, tie = _vote(spec, latest)
+        return fields, not tie
+    if t == "ner":
+        return _span_majority(spec, latest), True
+    return dict(_best_annotator(spec, latest).fields), True
 
 
 def _vote(

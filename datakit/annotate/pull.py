@@ -25,6 +25,16 @@ from pathlib import Path
 from typing import Any
 
 from datakit.annotate import state
+from datakit.annotate.adjudication import (
+    GROUND_TRUTH,
+    REVIEW_PROJECT,
+    keep_latest,
+    latest_settled,
+    reviewer_accounts,
+    row_key,
+    settling_annotations,
+    summarize,
+)
 from datakit.annotate.agreement import Ann, compute_agreement
 from datakit.annotate.client import Connection, LabelStudioClient, connect, iter_json_array
 from datakit.annotate.consensus import decide
@@ -33,6 +43,7 @@ from datakit.errors import InputError, LabelStudioError, ProjectError
 from datakit.io import dumps_json, read_json, write_json
 from datakit.plan.artefacts import TASK_DATA_KEY
 from datakit.project import Project
+from datakit.reports import AGREEMENT_FILE, AgreementFigures, AgreementReport
 
 Progress = Callable[[int, int | None], None]
 # Up to this many annotated tasks, a full pull tries one streamed export first (the fastest
@@ -47,10 +58,13 @@ class BuildResult:
     labelled: int
     needs_review: int
     invalid_records: list[dict[str, str]]
-    agreement: dict[str, Any]
+    agreement: AgreementReport
     review_tasks_created: int
     review_project_id: int | None
     written: list[str]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "agreement": self.agreement.to_dict()}
 
 
 @dataclass
@@ -67,12 +81,12 @@ class PullResult:
     review_tasks_created: int
     review_project_id: int | None
     adjudicated: int
-    agreement: dict[str, Any]
+    agreement: AgreementFigures
     invalid_records: list[dict[str, str]] = field(default_factory=list)
     written: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {**asdict(self), "agreement": self.agreement.to_dict()}
 
 
 # -- rows --------------------------------------------------------------------------------
@@ -106,7 +120,13 @@ def annotation_rows(
         fields = (
             {}
             if cancelled
-            else normalize_result(spec, ann.get("result") or [], file=file, item=str(iid))
+            else normalize_result(
+                spec,
+                ann.get("result") or [],
+                file=file,
+                item=str(iid),
+                content=(task.get("data") or {}).get(TASK_DATA_KEY[spec.data.type]),
+            )
         )
         rows.append(
             {
@@ -297,11 +317,8 @@ def pull(
             needs_review=built.needs_review,
             review_tasks_created=built.review_tasks_created,
             review_project_id=built.review_project_id,
-            adjudicated=len(adjudications),
-            agreement={
-                k: built.agreement.get(k)
-                for k in ("metric", "value", "n_items_cross_checked", "passed")
-            },
+            adjudicated=sum(built.agreement.adjudication.sources.values()),
+            agreement=AgreementFigures.from_report(built.agreement),
             invalid_records=built.invalid_records,
             written=built.written,
         )
@@ -312,7 +329,7 @@ def pull(
                 "items": result.items,
                 "labelled": result.labelled,
                 "needs_review": result.needs_review,
-                "agreement": result.agreement,
+                "agreement": result.agreement.to_dict(),
             },
         )
         return result
@@ -387,9 +404,7 @@ def _adjudications(
                 json.loads(r["result"]),
                 r["updated_at"] or "",
             )
-            cur = out.get(r["item_id"])
-            if cur is None or (a.updated_at, a.annotation_id) > (cur.updated_at, cur.annotation_id):
-                out[r["item_id"]] = a
+            keep_latest(out, r["item_id"], a)
     tmp.unlink(missing_ok=True)
     return out
 
@@ -412,31 +427,38 @@ def build_outputs(
     from datakit.tables import CONSENSUS_SCHEMA, write_label_records
 
     spec = project.spec
-    adjudications = adjudications or {}
     rows = _read_rows(project)
     manifest = {str(r["id"]): r for r in ok_items(project)}
+    # reviewers settle items; they are not annotators (adjudication.py)
+    usable = [r for r in rows if r["item_id"] in manifest and not r["was_cancelled"]]
+    settling = settling_annotations(usable)
+    reviewers = reviewer_accounts(usable, settling)
     per_item: dict[str, list[Ann]] = defaultdict(list)
+    ground_truth: dict[str, Ann] = {}
     origins: dict[str, set[str]] = defaultdict(set)
-    for r in rows:
-        if r["was_cancelled"] or r["item_id"] not in manifest:
-            continue
-        per_item[r["item_id"]].append(
-            Ann(
-                str(r["annotator"]),
-                int(r["annotation_id"]),
-                json.loads(r["result"] or "{}"),
-                r["updated_at"] or "",
-            )
+    for r in usable:
+        iid = r["item_id"]
+        ann = Ann(
+            str(r["annotator"]),
+            int(r["annotation_id"]),
+            json.loads(r["result"] or "{}"),
+            r["updated_at"] or "",
         )
-        origins[r["item_id"]].add(r["origin"])
+        origins[iid].add(r["origin"])
+        if row_key(r) in settling:
+            keep_latest(ground_truth, iid, ann)
+        if ann.annotator not in reviewers:
+            per_item[iid].append(ann)
+    settled = latest_settled((GROUND_TRUTH, ground_truth), (REVIEW_PROJECT, adjudications or {}))
     agreement = compute_agreement(spec, per_item)
     decisions = []
     reviews = []
     for iid in manifest:
-        anns = per_item.get(iid)
-        if not anns:
+        anns = per_item.get(iid) or []
+        done = settled.get(iid)
+        if not anns and done is None:
             continue
-        d = decide(spec, iid, anns, agreement.per_item.get(iid), adjudications.get(iid))
+        d = decide(spec, iid, anns, agreement.per_item.get(iid), None if done is None else done.ann)
         if d.method == "single" and origins[iid] == {"import"}:
             d.method = "imported"
         decisions.append(d)
@@ -476,12 +498,11 @@ def build_outputs(
         write_label_records(labels, records)
         written.append("annotations/labels.jsonl")
     report = agreement.report
-    report["needs_review"] = sorted(d.item_id for d in decisions if d.needs_review)
-    report["methods"] = dict(sorted(_count(d.method for d in decisions).items()))
-    agreement_path = project.paths.annotations / "agreement.json"
-    if not agreement_path.is_file() or read_json(agreement_path) != json.loads(dumps_json(report)):
-        write_json(agreement_path, report)
-        written.append("annotations/agreement.json")
+    report.adjudication = summarize(spec, per_item, settled, reviewers)
+    report.needs_review = sorted(d.item_id for d in decisions if d.needs_review)
+    report.methods = _count(d.method for d in decisions)
+    if write_agreement(project, report):
+        written.append(f"annotations/{AGREEMENT_FILE}")
     return BuildResult(
         items=len(decisions),
         labelled=len(records),
@@ -492,6 +513,16 @@ def build_outputs(
         review_project_id=review_pid,
         written=written,
     )
+
+
+def write_agreement(project: Project, report: AgreementReport) -> bool:
+    """Write ``annotations/agreement.json`` when its content changed. True if written."""
+    data = report.to_dict()
+    path = project.paths.annotations / AGREEMENT_FILE
+    if path.is_file() and read_json(path) == json.loads(dumps_json(data)):
+        return False
+    write_json(path, data)
+    return True
 
 
 def _count(values: Iterable[str]) -> dict[str, int]:
@@ -521,63 +552,9 @@ def _validate(project: Project, records: list[dict[str, Any]]) -> list[dict[str,
 # -- import of a UI export ----------------------------------------------------------------
 
 
-def import_export(project: Project, export: Path) -> BuildResult:
-    """Bring in a Label Studio JSON export made in the UI (e.g. labelled on another server).
+def import_export(project: Project, export: Path, *, replace: bool = False) -> BuildResult:
+    """Bring in a Label Studio JSON export made in the UI: see ``datakit.annotate.importing``
+    (kept here for callers of this path; returns an ``ImportResult``)."""
+    from datakit.annotate.importing import import_export as run_import
 
-    Tasks are matched to items by ``data.item_id``, else by their content (text, or the
-    media file's name). The imported annotations replace earlier imported ones."""
-    from datakit.annotate.push import ok_items
-
-    if not export.is_file():
-        raise InputError("file not found", file=str(export))
-    manifest = ok_items(project)
-    key = TASK_DATA_KEY[project.spec.data.type]
-    ids = {str(r["id"]) for r in manifest}
-    by_content: dict[str, str] = {}
-    for r in manifest:
-        if key == "text" and r.get("text"):
-            by_content.setdefault(str(r["text"]), str(r["id"]))
-        elif r.get("stored_path"):
-            by_content.setdefault(Path(str(r["stored_path"])).name, str(r["id"]))
-            by_content.setdefault(Path(str(r["source_path"]).split("#")[0]).name, str(r["id"]))
-    new_rows: list[dict[str, Any]] = []
-    try:
-        tasks = iter_json_array(export)
-        for n, task in enumerate(tasks):
-            data = task.get("data") or {}
-            iid = data.get("item_id")
-            if iid is None:
-                content = data.get(key)
-                if isinstance(content, str) and key != "text":
-                    content = Path(content.split("?d=")[-1].split("/")[-1]).name
-                    # Label Studio prefixes uploaded files with an 8-hex id and a dash
-                    if content not in by_content and len(content) > 9 and content[8] == "-":
-                        content = content[9:]
-                iid = by_content.get(str(content)) if content is not None else None
-            if iid is None or str(iid) not in ids:
-                raise InputError(
-                    "task matches no ok item of the manifest (by data.item_id or content)",
-                    file=str(export),
-                    item=f"task {task.get('id', n)}",
-                    field="data.item_id",
-                    hint="export from the project datakit pushed, or add item_id to the tasks",
-                )
-            new_rows += annotation_rows(
-                project, task, {}, origin="import", file=str(export), item_id=str(iid)
-            )
-    except ValueError as exc:
-        raise InputError(f"not a Label Studio JSON export: {exc}", file=str(export)) from None
-    rows = [r for r in _read_rows(project) if r["origin"] != "import"]
-    _write_rows(project, rows + new_rows)
-    built = build_outputs(project)
-    project.record_stage(
-        "annotate",
-        {
-            "imported_from": export.name,
-            "annotations": len(new_rows),
-            "items": built.items,
-            "labelled": built.labelled,
-            "needs_review": built.needs_review,
-        },
-    )
-    return built
+    return run_import(project, export, replace=replace)

@@ -136,9 +136,12 @@ def orphaned_labels(client: LabelStudioClient, project_id: int, config: str) -> 
     from Label Studio's project summary. Empty when the change is safe."""
     import xml.etree.ElementTree as ET
 
-    summary = client.get(f"/api/projects/{project_id}/summary/")
-    used: dict[str, dict[str, int]] = summary.get("created_labels") or {}
-    used_controls = {k.split("|")[0] for k in (summary.get("created_annotations") or {})}
+    summary = client.expect(
+        client.get(f"/api/projects/{project_id}/summary/"), dict, "project summary", "an object"
+    )
+    used = client.expect(summary.get("created_labels") or {}, dict, "summary", "label counts")
+    created = client.expect(summary.get("created_annotations") or {}, dict, "summary", "counts")
+    used_controls = {str(k).split("|")[0] for k in created}
     root = ET.fromstring(config)
     controls: dict[str, set[str]] = {}
     for el in root.iter():
@@ -254,7 +257,8 @@ def _upload(client: LabelStudioClient, project_id: int, project: Project, stored
             files={"file": (path.name, fh)},
             timeout=300.0,
         )
-    ids = data.get("file_upload_ids") or []
+    data = client.expect(data, dict, f"upload of {stored}", "an object")
+    ids = client.expect(data.get("file_upload_ids") or [], list, "upload", "a list of ids")
     if not ids:
         raise LabelStudioError(
             f"upload of {stored} returned no file id",
@@ -264,8 +268,8 @@ def _upload(client: LabelStudioClient, project_id: int, project: Project, stored
     uploads = client.get(
         f"/api/projects/{project_id}/file-uploads", params={"ids": json.dumps(ids)}
     )
-    for u in uploads:
-        if u.get("id") == ids[0]:
+    for u in client.expect(uploads, list, "file uploads", "a list"):
+        if isinstance(u, dict) and u.get("id") == ids[0] and u.get("file"):
             return "/data/" + str(u["file"]).lstrip("/")
     raise LabelStudioError(
         f"uploaded {stored} but could not find its URL",
@@ -279,8 +283,10 @@ def ensure_local_storage(client: LabelStudioClient, project: Project, project_id
     project the user can see: connect ``data/source`` (no sync — tasks come from push)."""
     path = str(project.paths.source.resolve())
     data = client.get("/api/storages/localfiles", params={"project": project_id})
+    data = client.expect(data, (list, dict), "local-files storages", "a list")
     existing = data if isinstance(data, list) else data.get("results", [])
-    if any(str(s.get("path", "")).rstrip("/") == path for s in existing):
+    existing = client.expect(existing, list, "local-files storages", "a list")
+    if any(isinstance(s, dict) and str(s.get("path", "")).rstrip("/") == path for s in existing):
         return
     client.post(
         "/api/storages/localfiles",

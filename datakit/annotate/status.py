@@ -16,6 +16,7 @@ def annotation_status(project: Project) -> dict[str, Any] | None:
 
     from datakit.annotate import state
     from datakit.io import read_json
+    from datakit.reports import AGREEMENT_FILE, AgreementReport
 
     table_path = project.paths.annotations_table
     if not table_path.is_file():
@@ -27,6 +28,13 @@ def annotation_status(project: Project) -> dict[str, Any] | None:
     n_tasks = None
     if tasks_file.is_file():
         n_tasks = len(read_json(tasks_file).get("tasks", {}))
+    ag_path = project.paths.annotations / AGREEMENT_FILE
+    report = (
+        AgreementReport.read(ag_path, file=project.paths.rel(ag_path))
+        if ag_path.is_file()
+        else None
+    )
+    reviewers = set(report.adjudication.reviewers) if report else set()
     per_item: dict[str, set[str]] = defaultdict(set)
     per_annotator: Counter[str] = Counter()
     skipped: Counter[str] = Counter()
@@ -36,19 +44,19 @@ def annotation_status(project: Project) -> dict[str, Any] | None:
             skipped[who] += 1
             continue
         per_annotator[who] += 1
-        per_item[r["item_id"]].add(who)
+        if who not in reviewers:  # a reviewer's settled label is not a second opinion
+            per_item[r["item_id"]].add(who)
     need = project.spec.annotation.annotators_per_item
-    agreement: dict[str, Any] = {}
-    ag_path = project.paths.annotations / "agreement.json"
-    if ag_path.is_file():
-        agreement = read_json(ag_path)
-    per_ann_agree = agreement.get("per_annotator", {})
+    per_ann = report.per_annotator if report else {}
+    settled = report.adjudication.per_annotator if report else {}
     annotators = [
         {
             "annotator": who,
             "annotations": n,
             "skipped": skipped[who],
-            "agreement": per_ann_agree.get(who, {}).get("agreement"),
+            "agreement": per_ann.get(who, {}).get("agreement"),
+            "accuracy_vs_review": settled.get(who, {}).get("accuracy"),
+            "reviewer": report is not None and who in report.adjudication.reviewers,
         }
         for who, n in sorted(per_annotator.items())
     ]
@@ -57,12 +65,15 @@ def annotation_status(project: Project) -> dict[str, Any] | None:
         "annotations": sum(per_annotator.values()),
         "items_annotated": len(per_item),
         "items_cross_checked": sum(1 for v in per_item.values() if len(v) >= need and need > 1),
-        "awaiting_review": len(agreement.get("needs_review", [])),
+        "awaiting_review": len(report.needs_review) if report else 0,
         "agreement": {
-            "metric": agreement.get("metric"),
-            "value": agreement.get("value"),
-            "target": agreement.get("target"),
-            "n_items": agreement.get("n_items_cross_checked"),
+            "metric": report.metric if report else None,
+            "value": report.value if report else None,
+            "interval": report.interval.to_dict() if report and report.interval else None,
+            "target": report.target if report else None,
+            "n_items": report.n_items_cross_checked if report else None,
+            "adjudicated": report.adjudication.n_items if report else 0,
+            "overturned": report.adjudication.overturned if report else 0,
         },
         "annotators": annotators,
     }
@@ -81,13 +92,31 @@ def status_section(project: Project) -> dict[str, Any] | None:
         ["items annotated", f"{st['items_annotated']:,}"],
         ["items cross-checked", f"{st['items_cross_checked']:,}"],
         ["awaiting review", f"{st['awaiting_review']:,}"],
-        [
-            f"agreement ({ag['metric']})",
-            "" if ag["value"] is None else f"{ag['value']:.3f} (target {ag['target']})",
-        ],
+        [f"agreement ({ag['metric']})", _headline(ag)],
     ]
-    rows += [
-        [f"  {a['annotator']}", f"{a['annotations']:,} annotations, agreement {a['agreement']}"]
-        for a in st["annotators"]
-    ]
+    if ag["adjudicated"]:
+        rows.append(
+            ["settled by review", f"{ag['adjudicated']:,} items, {ag['overturned']:,} overturned"]
+        )
+    rows += [[f"  {a['annotator']}", _annotator_line(a)] for a in st["annotators"]]
     return {**st, "table": {"title": "annotate", "columns": ["", "value"], "rows": rows}}
+
+
+def _headline(ag: dict[str, Any]) -> str:
+    if ag["value"] is None:
+        return ""
+    ci = ag["interval"]
+    shown = f"{ag['value']:.3f}"
+    if ci and ci["low"] is not None:
+        level = f"{ci['level'] * 100:.0f}%"
+        shown += f" ({level} CI {ci['low']:.3f}–{ci['high']:.3f}, {ag['n_items']:,} items)"
+    return f"{shown}, target {ag['target']}"
+
+
+def _annotator_line(a: dict[str, Any]) -> str:
+    if a["reviewer"]:
+        return f"{a['annotations']:,} annotations, reviewer (not counted in agreement)"
+    line = f"{a['annotations']:,} annotations, agreement {a['agreement']}"
+    if a["accuracy_vs_review"] is not None:
+        line += f", matches review {a['accuracy_vs_review']:.0%}"
+    return line

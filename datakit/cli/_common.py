@@ -6,6 +6,7 @@ import contextlib
 import json
 import sys
 from collections.abc import Iterator
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -15,6 +16,21 @@ from rich.console import Console
 console = Console(highlight=False, soft_wrap=True)
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
+
+def resolve_cli_path(value: Any) -> Any:
+    """A Typer ``callback=`` for path arguments and options: a name typed in NFC finds the
+    file saved in NFD (macOS) and back (:func:`datakit.io.resolve_path`). Lists, ``None`` and
+    globs (left to the command, which expands them) pass through."""
+    from datakit.io import resolve_path
+
+    if isinstance(value, list | tuple):
+        return [resolve_cli_path(v) for v in value]
+    if value is None or any(c in str(value) for c in "*?["):
+        return value
+    resolved = resolve_path(value)
+    return resolved if isinstance(value, Path) else str(resolved)
+
+
 ProjectOpt = Annotated[
     Path | None,
     typer.Option(
@@ -23,11 +39,19 @@ ProjectOpt = Annotated[
         help="Project folder (default: the nearest folder holding datakit.yaml; "
         "env DATAKIT_PROJECT).",
         show_default=False,
+        callback=resolve_cli_path,
     ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON for scripts.")]
+
+
+class EngineChoice(StrEnum):
+    local = "local"
+    spark = "spark"
+
+
 EngineOpt = Annotated[
-    str | None,
+    EngineChoice | None,
     typer.Option(
         "--engine",
         help="local (this machine) or spark (Apache Spark; pip install 'datakit[spark]'). "
@@ -40,7 +64,7 @@ EngineOpt = Annotated[
 def open_project(path: Path | None) -> Any:
     from datakit.project import Project
 
-    return Project.open(path)
+    return Project.open(resolve_cli_path(path))
 
 
 def print_json(data: Any) -> None:

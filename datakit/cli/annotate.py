@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -16,8 +16,14 @@ from datakit.cli._common import (
     open_project,
     print_json,
     progress_bar,
+    resolve_cli_path,
 )
 from datakit.errors import ProjectError
+
+if TYPE_CHECKING:
+    from datakit.annotate.importing import ImportResult
+    from datakit.annotate.spans import SpanTally
+    from datakit.reports import AgreementFigures
 
 annotate_app = typer.Typer(
     name="annotate",
@@ -189,12 +195,13 @@ def pull(
     Example: datakit annotate pull -p reviews --json
     """
     from datakit.annotate.pull import pull as run_pull
+    from datakit.annotate.spans import tally
 
     proj = open_project(project)
-    with progress_bar("pulling annotations", not json_out) as progress:
+    with progress_bar("pulling annotations", not json_out) as progress, tally() as spans:
         result = run_pull(proj, full=full, progress=progress)
     if json_out:
-        print_json(result.to_dict())
+        print_json({**result.to_dict(), "spans": spans.to_dict()})
         return
     console.print(
         f"{result.mode} pull from project {result.project_id}: {result.tasks_fetched:,} tasks "
@@ -206,44 +213,113 @@ def pull(
             f"{result.review_tasks_created} item(s) sent to review (Label Studio project "
             f"{result.review_project_id})"
         )
+    _render_spans(spans)
     _render_invalid(result.invalid_records)
 
 
 @annotate_app.command("import")
 def import_(
-    export: Annotated[Path, typer.Argument(help="Label Studio JSON export (from the UI).")],
+    export: Annotated[
+        Path,
+        typer.Argument(help="Label Studio JSON export (from the UI).", callback=resolve_cli_path),
+    ],
     project: ProjectOpt = None,
+    replace: Annotated[
+        bool,
+        typer.Option(
+            "--replace",
+            help="Make this export the whole of the imported annotations: remove those "
+            "imported earlier that it does not hold (default: add and update, keep the rest).",
+        ),
+    ] = False,
     json_out: JsonOpt = False,
 ) -> None:
     """Bring in a Label Studio JSON export made in the UI, with the same normalisation,
-    agreement and consensus as a pull.
+    agreement and consensus as a pull. Tasks are matched to items by data.item_id, the
+    text, the media file's full relative path, then its name or stem when unique; the
+    annotations are added to (or update) those imported earlier.
 
     Example: datakit annotate import project-1-at-2026-01-01.json -p reviews
     """
-    from dataclasses import asdict
-
-    from datakit.annotate.pull import import_export
+    from datakit.annotate.importing import import_export
+    from datakit.reports import AgreementFigures
 
     proj = open_project(project)
-    built = import_export(proj, export)
+    built = import_export(proj, export, replace=replace)
     if json_out:
-        print_json(asdict(built))
+        print_json(built.to_dict())
         return
-    console.print(f"imported {export.name}: {built.items:,} items with annotations")
-    _render_build(built.labelled, built.needs_review, built.agreement, built.written)
+    _render_import(built)
+    figures = AgreementFigures.from_report(built.agreement)
+    _render_build(built.labelled, built.needs_review, figures, built.written)
+    _render_spans(built.spans)
     _render_invalid(built.invalid_records)
 
 
-def _render_build(
-    labelled: int, needs_review: int, agreement: dict[str, Any], written: list[str]
-) -> None:
-    value = agreement.get("value")
-    shown = "n/a" if value is None else f"{value:.3f}"
+def _render_import(built: ImportResult) -> None:
+    from rich.markup import escape
+
+    how = ", ".join(f"{n:,} by {rule}" for rule, n in built.matched.items() if n)
+    matched = sum(built.matched.values())
     console.print(
-        f"labels: {labelled:,} final, {needs_review:,} awaiting review; agreement "
-        f"({agreement.get('metric')}): {shown} on {agreement.get('n_items_cross_checked') or 0} "
-        "cross-checked items"
+        f"imported {escape(built.export)}: {matched:,} of {built.tasks:,} tasks matched"
+        + (f" ({how})" if how else "")
+        + f"; {built.items:,} items with annotations"
     )
+    if built.unmatched:
+        first = built.unmatched[0]
+        err_console.print(
+            f"[yellow]{len(built.unmatched):,} task(s) fit no ok item and were skipped[/] "
+            f"(first: {escape(first['task'])} {escape(repr(first['value']))}: "
+            f"{escape(first['reason'])}); "
+            "`--json` lists them all",
+            markup=True,
+        )
+    console.print(
+        f"annotations: {built.added:,} added, {built.updated:,} updated, "
+        f"{built.unchanged:,} unchanged"
+        + (f", {built.removed:,} imported earlier removed (--replace)" if built.replace else "")
+    )
+    if built.kept:
+        err_console.print(
+            f"[yellow]{built.kept:,} annotation(s) imported earlier are not in this export: "
+            "kept[/]; rerun with --replace to remove them",
+            markup=True,
+        )
+
+
+def _render_spans(spans: SpanTally) -> None:
+    from rich.markup import escape
+
+    if not spans.repaired and not spans.refused:
+        return
+    console.print(
+        f"NER spans: {len(spans.repaired):,} of {spans.checked:,} repaired (offsets moved "
+        f"onto their text), {len(spans.refused):,} refused"
+    )
+    if spans.refused:
+        r = spans.refused[0]
+        err_console.print(
+            f"[yellow]{len(spans.refused):,} span(s) do not match their text and were kept as "
+            f"they are[/] (first: item {escape(str(r.item))}, {escape(r.label)} "
+            f"{r.start}–{r.end} {escape(repr(r.text))}: {r.reason}); fix them in Label Studio",
+            markup=True,
+        )
+
+
+def _render_build(
+    labelled: int, needs_review: int, agreement: AgreementFigures, written: list[str]
+) -> None:
+    console.print(
+        f"labels: {labelled:,} final, {needs_review:,} awaiting review; agreement: "
+        f"{agreement.text()}"
+    )
+    if agreement.adjudicated_items:
+        console.print(
+            f"settled by review: {agreement.adjudicated_items:,} items; of the "
+            f"{agreement.items_with_majority:,} where the annotators had a majority, "
+            f"{agreement.overturned:,} overturned (reviewers are not counted in agreement)"
+        )
     console.print("written: " + (", ".join(written) if written else "nothing changed"))
 
 
@@ -285,10 +361,18 @@ def status(project: ProjectOpt = None, json_out: JsonOpt = False) -> None:
         f"(target {ag['target']}, {ag['n_items']} items)"
     )
     t = Table(title="annotators", title_justify="left")
-    for col in ("annotator", "annotations", "skipped", "agreement"):
+    for col in ("annotator", "annotations", "skipped", "agreement", "matches review"):
         t.add_column(col)
     for a in st["annotators"]:
-        t.add_row(a["annotator"], str(a["annotations"]), str(a["skipped"]), str(a["agreement"]))
+        agree = "reviewer" if a["reviewer"] else str(a["agreement"])
+        vs_review = a["accuracy_vs_review"]
+        t.add_row(
+            a["annotator"],
+            str(a["annotations"]),
+            str(a["skipped"]),
+            agree,
+            "" if vs_review is None else f"{vs_review:.0%}",
+        )
     console.print(t)
 
 

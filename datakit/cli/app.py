@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import traceback
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -19,11 +20,12 @@ from datakit.cli import package as package_cmd
 from datakit.cli import plan as plan_cmd
 from datakit.cli import status as status_cmd
 from datakit.cli._common import err_console
-from datakit.errors import EXIT_INTERRUPTED, DatakitError
+from datakit.errors import EXIT_INTERRUPTED, DatakitError, storage_error
 
 EPILOG = (
     "Exit codes: 0 ok · 1 a quality gate or check failed · 2 bad input or usage · "
-    "3 an external service failed · 130 interrupted."
+    "3 an external service failed · 4 the file system refused (disk full, read-only) · "
+    "130 interrupted."
 )
 
 
@@ -50,6 +52,15 @@ class DatakitGroup(TyperGroup):
         except KeyboardInterrupt:
             err_console.print("interrupted; rerun the same command to continue", markup=False)
             ctx.exit(EXIT_INTERRUPTED)
+        except OSError as exc:  # disk full, ulimit -f, read-only: one message, exit 4
+            mapped = storage_error(exc, root=str(Path.cwd()))
+            if mapped is None:
+                raise
+            debug = bool((ctx.obj or {}).get("debug")) or os.environ.get("DATAKIT_DEBUG") == "1"
+            if debug:
+                err_console.print("".join(traceback.format_exception(exc)), markup=False)
+            render_error(mapped, debug=False)
+            ctx.exit(mapped.exit_code)
 
 
 app = typer.Typer(

@@ -4,7 +4,7 @@ sampling inspection (``check sample`` / ``check verdicts``)."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -16,7 +16,11 @@ from datakit.cli._common import (
     open_project,
     print_json,
     progress_bar,
+    resolve_cli_path,
 )
+
+if TYPE_CHECKING:
+    from datakit.reports import QualityReport
 
 check_app = typer.Typer(
     name="check",
@@ -83,7 +87,7 @@ def check(
             checkpoint=checkpoint,
             label_files=label_files,
             workers=workers,
-            semantic_gate=semantic_gate,  # type: ignore[arg-type]
+            semantic_gate=semantic_gate,
             progress=update,
             on_phase=phase,
             engine=engine,
@@ -91,41 +95,45 @@ def check(
     if json_out:
         print_json(report.to_dict())
     else:
-        _render(report.to_dict())
+        _render(report)
     if not report.passed:
         raise typer.Exit(1)
 
 
-def _render(d: dict[str, Any]) -> None:
+def _render(report: QualityReport) -> None:
     from rich.table import Table
 
-    from datakit.quality.report import fmt_value, verdict_ko
+    from datakit.quality.report import fmt_value
 
     marks = {True: "[green]적합[/]", False: "[red]부적합[/]", None: "[dim]미측정[/]"}
     t = Table(title="품질 지표 (quality indicators)", title_justify="left")
     for col in ("지표", "목표", "결과", "판정", "비고"):
         t.add_column(col, justify="right" if col in ("목표", "결과") else "left")
-    for name, i in d["indicators"].items():
+    for name, i in report.indicators.items():
         t.add_row(
-            i["title"],
-            fmt_value(name, i["target"]),
-            fmt_value(name, i["value"]),
-            marks[i["passed"]] if i["passed"] in marks else verdict_ko(i["passed"]),
-            i.get("note") or "",
+            i.title,
+            fmt_value(name, i.target),
+            fmt_value(name, i.value),
+            marks[i.passed],
+            i.note or "",
         )
     console.print(t)
-    counts = d["errors"]["counts"]
-    if d["errors"]["total"]:
+    agreement = report.agreement_figures()
+    if agreement is not None:
+        console.print(f"agreement: {agreement.text()} — {agreement.metric_reason}")
+    counts = report.error_counts
+    files = report.files
+    if sum(counts.values()):
         console.print(
             "오류: "
             + " · ".join(f"{k} {v:,}" for k, v in counts.items())
-            + f"  (lists: {', '.join(d['files'][f'errors_{k}'] for k in counts)})"
+            + f"  (lists: {', '.join(files[f'errors_{k}'] for k in counts)})"
         )
-    console.print(f"report: {d['files']['html']} · {d['files']['markdown']}")
-    if d["passed"]:
+    console.print(f"report: {files['html']} · {files['markdown']}")
+    if report.passed:
         console.print("[bold green]gate passed[/]")
     else:
-        console.print(f"[bold red]gate failed:[/] {', '.join(d['failed'])}")
+        console.print(f"[bold red]gate failed:[/] {', '.join(report.failed_indicators)}")
 
 
 @check_app.command("sample")
@@ -155,18 +163,36 @@ def sample(
     force: Annotated[
         bool, typer.Option("--force", help="Draw a new sample even if verdicts exist.")
     ] = False,
+    suspects: Annotated[
+        int,
+        typer.Option(
+            "--suspects",
+            min=0,
+            help="Also hand out the top N labels the validity baseline doubts "
+            "(reports/의심_라벨오류.csv), marked 'suspect' and kept out of the estimate; "
+            "with --label-studio they go to the review project too.",
+        ),
+    ] = 0,
     json_out: JsonOpt = False,
 ) -> None:
     """Draw the semantic-accuracy inspection sample (KS Q ISO 2859-1 general level II by
     default, or sized by --confidence/--margin, or --size) and write the hand-out CSV
     reports/inspection/의미정확성_검수표.csv.
 
-    Example: datakit check sample -p reviews --label-studio
+    Example: datakit check sample -p reviews --suspects 20 --label-studio
     """
     from datakit.quality.inspection import draw, push_review
 
     proj = open_project(project)
-    plan = draw(proj, size=size, confidence=confidence, margin=margin, seed=seed, force=force)
+    plan = draw(
+        proj,
+        size=size,
+        confidence=confidence,
+        margin=margin,
+        seed=seed,
+        force=force,
+        suspects=suspects,
+    )
     if label_studio:
         from datakit.annotate.client import LabelStudioClient, connect
 
@@ -187,6 +213,10 @@ def sample(
         f"sample: [bold]{plan.size}[/] of {plan.lot_size:,} labelled items "
         f"({how}, seed {plan.seed})"
     )
+    if plan.suspects:
+        console.print(
+            f"+ {len(plan.suspects)} suspect labels (marked 'suspect'; not part of the estimate)"
+        )
     console.print(f"hand-out: {plan.files['sheet']} — fill in verdict (PASS/FAIL) and note")
     if plan.label_studio_project is not None:
         console.print(f"Label Studio review project: {plan.label_studio_project}")
@@ -203,7 +233,10 @@ def _reload(proj: Any) -> Any:
 def verdicts(
     file: Annotated[
         Path | None,
-        typer.Argument(help="The filled-in hand-out CSV (item_id, verdict, note, inspector)."),
+        typer.Argument(
+            help="The filled-in hand-out CSV (item_id, verdict, note, inspector).",
+            callback=resolve_cli_path,
+        ),
     ] = None,
     project: ProjectOpt = None,
     from_label_studio: Annotated[

@@ -12,6 +12,7 @@ from datakit.cli._common import (
     open_project,
     print_json,
     progress_bar,
+    resolve_cli_path,
 )
 
 
@@ -22,6 +23,7 @@ def collect(
             help="Files, folders, quoted globs, zip/tar archives or record files "
             "(CSV/TSV/JSON/JSONL/Parquet). Default: the project's data/raw.",
             show_default=False,
+            callback=resolve_cli_path,
         ),
     ] = None,
     project: ProjectOpt = None,
@@ -76,11 +78,14 @@ def collect(
     meta: Annotated[
         Path | None,
         typer.Option(
-            "--meta", help="Sidecar file (YAML/JSON) with the source's metadata and mapping."
+            "--meta",
+            help="Sidecar file (YAML/JSON) with the source's metadata and mapping.",
+            callback=resolve_cli_path,
         ),
     ] = None,
     jobs: Annotated[
-        int | None, typer.Option("--jobs", "-j", help="Worker threads (default: cores, max 4).")
+        int | None,
+        typer.Option("--jobs", "-j", help="Worker threads, 1 or more (default: cores, max 4)."),
     ] = None,
     link: Annotated[
         bool,
@@ -91,17 +96,45 @@ def collect(
         ),
     ] = False,
     near_dup_threshold: Annotated[
-        float,
+        float | None,
         typer.Option(
-            "--near-dup-threshold", help="Text near-duplicates: shingle Jaccard similarity."
+            "--near-dup-threshold",
+            help="Text near-duplicates: 2-shingle Jaccard similarity, 0 < t ≤ 1, for texts of "
+            "at least collect.near_duplicates.min_length characters (shorter ones must be "
+            "equal after normalisation). Default: the spec's "
+            "collect.near_duplicates.threshold (0.5).",
+            show_default=False,
         ),
-    ] = 0.5,
+    ] = None,
     image_distance: Annotated[
         int,
         typer.Option(
-            "--image-distance", help="Image near-duplicates: max perceptual-hash bit distance."
+            "--image-distance",
+            help="Image near-duplicates: max perceptual-hash bit distance, 0–64.",
         ),
     ] = 6,
+    max_member_size: Annotated[
+        str,
+        typer.Option(
+            "--max-member-size",
+            help="Largest archive member unpacked (e.g. 4GiB); a bigger one refuses the archive.",
+        ),
+    ] = "2GiB",
+    max_ratio: Annotated[
+        float,
+        typer.Option(
+            "--max-ratio",
+            help="Largest unpacked ÷ packed size of a zip member or a whole archive "
+            "(zip bombs), applied past 1 MiB.",
+        ),
+    ] = 100.0,
+    max_record_size: Annotated[
+        str,
+        typer.Option(
+            "--max-record-size",
+            help="Largest record file (CSV/TSV/JSON/JSONL/Parquet, parsed whole), e.g. 1GiB.",
+        ),
+    ] = "256MiB",
     json_out: JsonOpt = False,
 ) -> None:
     """Take raw data in: hash, sniff, decode, check fitness, find PII, de-duplicate, and
@@ -113,6 +146,7 @@ def collect(
     """
     from datakit.collect import Mapping
     from datakit.collect import collect as run_collect
+    from datakit.collect.sources import Limits, parse_size
 
     proj = open_project(project)
     srcs = list(sources or [])
@@ -138,16 +172,21 @@ def collect(
         "link": link,
         "text_threshold": near_dup_threshold,
         "image_distance": image_distance,
+        "limits": Limits(
+            member_bytes=parse_size(max_member_size, field="max_member_size"),
+            ratio=max_ratio,
+            record_bytes=parse_size(max_record_size, field="max_record_size"),
+        ),
     }
     with progress_bar("collecting", not json_out) as progress:
         result = run_collect(proj, srcs, progress=progress, **kwargs)
     if json_out:
         print_json(result.to_dict())
     else:
-        _render(result.to_dict())
+        _render(result.to_dict(), key_env=proj.spec.pii.pseudonym_key_env)
 
 
-def _render(d: dict[str, Any]) -> None:
+def _render(d: dict[str, Any], *, key_env: str) -> None:
     from rich.table import Table
 
     console.print(
@@ -168,10 +207,18 @@ def _render(d: dict[str, Any]) -> None:
     t.add_row("with PII", f"{d['pii_items']:,}")
     for kind, n in d["pii_by_kind"].items():
         t.add_row(f"  {kind}", f"{n:,}")
+    for column, kinds in d.get("pii_pseudonymised", {}).items():
+        for kind, n in kinds.items():
+            t.add_row(f"  {column}: {kind} → pseudonym (가명처리)", f"{n:,}")
     t.add_row("[bold]total[/]", f"[bold]{d['items']:,}[/]")
     console.print(t)
     if not d["manifest_written"]:
         console.print("[dim]nothing changed; manifest left as it was[/]")
+    if d.get("pseudonym_key") and d["pseudonym_key"].endswith("(new)"):
+        console.print(
+            "made a pseudonym key in .datakit/pseudonym.key (0600): keep a copy, and set "
+            f"{key_env} to it on another machine to get the same pseudonyms"
+        )
 
 
 def register(app: typer.Typer) -> None:

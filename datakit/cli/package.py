@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -15,7 +16,18 @@ from datakit.cli._common import (
     open_project,
     print_json,
     progress_bar,
+    resolve_cli_path,
 )
+
+
+class LayoutChoice(StrEnum):
+    aihub = "aihub"
+    huggingface = "huggingface"
+
+
+class MediaChoice(StrEnum):
+    embed = "embed"
+    reference = "reference"
 
 
 def package(
@@ -27,17 +39,21 @@ def package(
         ),
     ] = None,
     layout: Annotated[
-        list[str] | None,
+        list[LayoutChoice] | None,
         typer.Option(
-            "--layout", help="Extra layout: aihub (Training/Validation zips). Repeatable."
+            "--layout",
+            help="Extra layout: aihub (Training/Validation zips). Repeatable.",
+            case_sensitive=False,
         ),
     ] = None,
     media: Annotated[
-        str,
+        MediaChoice,
         typer.Option(
-            "--media", help="Images/audio: embed ({bytes, path} structs) or reference (files/)."
+            "--media",
+            help="Images/audio: embed ({bytes, path} structs) or reference (files/).",
+            case_sensitive=False,
         ),
-    ] = "embed",
+    ] = MediaChoice.embed,
     accept_failed_check: Annotated[
         bool,
         typer.Option(
@@ -45,36 +61,39 @@ def package(
             help="Release although the last check failed or is stale; the release records it.",
         ),
     ] = False,
+    accept_split_deviation: Annotated[
+        bool,
+        typer.Option(
+            "--accept-split-deviation",
+            help="Release although a split's share misses its ratio by more than "
+            "splits.tolerance; the release records it.",
+        ),
+    ] = False,
     engine: EngineOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Build releases/VERSION/: Parquet shards (Hugging Face layout) with deterministic
     grouped, stratified splits, metadata.json, 데이터설명서, README card, croissant.json and
-    SHA256SUMS. Refuses when the last quality check failed or is out of date.
+    SHA256SUMS. Refuses when the last quality check failed or is out of date, and (exit 1)
+    when a split's share misses its ratio by more than splits.tolerance.
 
     Example: datakit package -p reviews --layout aihub
     """
-    from datakit.errors import DatakitError
+    from datakit.package.balance import LargeUnit
     from datakit.package.run import package as run_package
 
-    layouts = [x.lower() for x in (layout or [])]
-    bad = [x for x in layouts if x not in ("aihub", "huggingface", "hf")]
-    if bad:
-        raise DatakitError(f"unknown layout {', '.join(bad)}", hint="use --layout aihub")
-    if media not in ("embed", "reference"):
-        raise DatakitError(
-            f"unknown media mode {media!r}", hint="use --media embed or --media reference"
-        )
+    layouts = [x.value for x in (layout or [])]
     proj = open_project(project)
     with progress_bar("writing shards", not json_out) as progress:
         result = run_package(
             proj,
             version=release_version,
             layouts=["aihub"] if "aihub" in layouts else [],
-            media=media,  # type: ignore[arg-type]
+            media=media.value,
             accept_failed_check=accept_failed_check,
+            accept_split_deviation=accept_split_deviation,
             progress=progress,
-            engine=engine,
+            engine=engine.value if engine else None,
         )
     if json_out:
         print_json(result.to_dict())
@@ -82,13 +101,29 @@ def package(
     from rich.table import Table
 
     console.print(f"[green]release {result.version}[/] → {result.path} ({result.release_date})")
+    sr = result.split_report
     t = Table(title="splits", title_justify="left")
     t.add_column("split")
     t.add_column("items", justify="right")
+    t.add_column("share", justify="right")
+    t.add_column("planned", justify="right")
     for s, n in result.splits.items():
-        t.add_row(s, f"{n:,}")
-    t.add_row("[bold]total[/]", f"[bold]{result.total:,}[/]")
+        t.add_row(s, f"{n:,}", f"{sr['achieved'][s]:.1%}", f"{sr['planned'][s]:.1%}")
+    t.add_row("[bold]total[/]", f"[bold]{result.total:,}[/]", "", "")
     console.print(t)
+    if sr["accepted_deviation"]:
+        console.print(
+            f"[yellow]split shares outside the tolerance of {sr['tolerance']:g}, accepted[/]"
+        )
+    else:
+        console.print(f"split shares within the tolerance of {sr['tolerance']:g}")
+    for u in sr["large_units"]:
+        console.print(f"  large unit: {LargeUnit.from_dict(u).describe()}", highlight=False)
+    if sr["excluded"]:
+        console.print(
+            f"left out {sr['excluded']:,} cross-group near-duplicate copies "
+            "(listed in excluded.csv; splits.cross_group_near_duplicates: exclude)"
+        )
     lk = result.leakage
     console.print(
         f"leakage between splits: {lk['total']} (exact hash {lk['exact_hash']}, near-duplicate "
@@ -110,7 +145,10 @@ def package(
 
 def verify(
     release: Annotated[
-        str, typer.Argument(help="Release folder, or a version name in the project.")
+        str,
+        typer.Argument(
+            help="Release folder, or a version name in the project.", callback=resolve_cli_path
+        ),
     ],
     project: ProjectOpt = None,
     json_out: JsonOpt = False,
@@ -234,8 +272,12 @@ def _render_trace(d: dict[str, Any]) -> None:
 
 
 def diff(
-    old: Annotated[str, typer.Argument(help="Old release folder or version name.")],
-    new: Annotated[str, typer.Argument(help="New release folder or version name.")],
+    old: Annotated[
+        str, typer.Argument(help="Old release folder or version name.", callback=resolve_cli_path)
+    ],
+    new: Annotated[
+        str, typer.Argument(help="New release folder or version name.", callback=resolve_cli_path)
+    ],
     project: ProjectOpt = None,
     limit: Annotated[
         int, typer.Option("--limit", help="Items listed per kind (--json lists all).")

@@ -4,6 +4,6 @@ the de-identified 원천데이터 under ``data/source/``. See docs/collect.md.""
 from __future__ import annotations
 
 from datakit.collect.run import CollectResult, collect
-from datakit.collect.sources import Mapping
+from datakit.collect.sources import Limits, Mapping
 
-__all__ = ["CollectResult", "Mapping", "collect"]
+__all__ = ["CollectResult", "Limits", "Mapping", "collect"]

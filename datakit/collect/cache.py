@@ -6,7 +6,10 @@
 * ``items``: the pre-dedup manifest row of every item, as JSON, keyed by item id, with the
   file it came from (``parent``). ``data/manifest.parquet`` is rebuilt from this table.
 * ``meta``: a generation counter bumped by every change, and what the last manifest was
-  built from, so an unchanged rerun writes nothing.
+  built from, so an unchanged rerun writes nothing; and ``pseudonym_key``, the id (not the
+  value) of the key the items' pseudonyms were made with, set in the same transaction as
+  the first rows that carry one; and ``root``, the project folder the file keys were made
+  in: a project copied or moved elsewhere has its keys moved with it (:meth:`rebase`).
 
 SQLite commits are atomic: a run killed with ``kill -9`` loses at most the files of the
 batch it was working on, and the rerun does them again (per-file work is idempotent).
@@ -59,7 +62,9 @@ class CollectCache:
         cur = self.db.cursor()
         cur.execute("BEGIN IMMEDIATE")
         try:
+            key_ids: set[str] = set()
             for key, size, mtime_ns, fp, rows in done:
+                key_ids.update(r["_pseudonym_key"] for r in rows if r.get("_pseudonym_key"))
                 for r in rows:
                     if not r.get("_own_id"):
                         continue  # derived ids hash the file's path: they cannot collide
@@ -68,6 +73,11 @@ class CollectCache:
                     ).fetchone()
                     if hit is not None and hit[0] != key:
                         other = json.loads(hit[1]).get("source_path")
+                        if other == r.get("source_path"):
+                            # the same file under another key: a project moved before its
+                            # cache recorded its folder. This file's rows replace those.
+                            self._forget(cur, hit[0])
+                            continue
                         raise InputError(
                             f"item id {r['id']!r} is already used by {other}",
                             file=r.get("source_path"),
@@ -88,6 +98,50 @@ class CollectCache:
             cur.execute(
                 "INSERT INTO meta(k, v) VALUES ('generation', '1') ON CONFLICT(k) "
                 "DO UPDATE SET v = CAST(CAST(v AS INTEGER) + 1 AS TEXT)"
+            )
+            for key_id in key_ids:  # one per run: collect checks the key before it starts
+                cur.execute(
+                    "INSERT INTO meta(k, v) VALUES ('pseudonym_key', ?) "
+                    "ON CONFLICT(k) DO UPDATE SET v = excluded.v",
+                    (key_id,),
+                )
+            cur.execute("COMMIT")
+        except BaseException:
+            cur.execute("ROLLBACK")
+            raise
+
+    @staticmethod
+    def _forget(cur: sqlite3.Cursor, key: str) -> None:
+        cur.execute("DELETE FROM items WHERE parent = ?", (key,))
+        cur.execute("DELETE FROM files WHERE key = ?", (key,))
+
+    def rebase(self, root: str) -> None:
+        """Move the file keys of a project found in another folder than last time (copied
+        or renamed) to ``root``, the absolute NFC project folder: its own files keep their
+        cache entries instead of clashing with themselves as "another file"."""
+        old = self.get("root")
+        if old == root:
+            return
+        cur = self.db.cursor()
+        cur.execute("BEGIN IMMEDIATE")
+        try:
+            if old is not None:
+                prefix, new = old.rstrip("/") + "/", root.rstrip("/") + "/"
+                args = (new, len(prefix) + 1, len(prefix), prefix)
+                cur.execute(
+                    "UPDATE OR REPLACE files SET key = ? || substr(key, ?) "
+                    "WHERE substr(key, 1, ?) = ?",
+                    args,
+                )
+                cur.execute(
+                    "UPDATE items SET parent = ? || substr(parent, ?) "
+                    "WHERE substr(parent, 1, ?) = ?",
+                    args,
+                )
+            cur.execute(
+                "INSERT INTO meta(k, v) VALUES ('root', ?) "
+                "ON CONFLICT(k) DO UPDATE SET v = excluded.v",
+                (root,),
             )
             cur.execute("COMMIT")
         except BaseException:

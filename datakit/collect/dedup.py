@@ -2,17 +2,27 @@
 
 * Exact duplicates share a sha256 of the raw content. The earliest collected item (ties:
   smallest id) is kept; the others get ``status = duplicate`` and ``duplicate_of``.
-* Near-duplicate texts: MinHash over character shingles with LSH banding, vectorised with
-  numpy (datasketch's per-document objects took ~40 s for 100k texts here; this takes a
-  few), candidates confirmed by the exact Jaccard similarity of their shingle sets. Shingles are
-  taken after NFC, lower-casing and removing whitespace and punctuation, so Korean spacing
-  (띄어쓰기) and punctuation edits do not hide a near-duplicate.
+* Near-duplicate texts are compared in a normal form (:func:`normalize_text`: NFKC,
+  casefold, no links, spacing, punctuation, emoji or laughter jamo, long runs of one
+  character cut to two). Two texts are near-duplicates when their normal forms are equal,
+  or, when both are at least ``min_length`` characters long, when the Jaccard similarity of
+  their character 2-shingles is at least ``threshold`` (:func:`near_duplicate_texts`). Below
+  ``min_length`` shingles say little: "응원합니다" and "축하합니다" share half of theirs.
+  Candidates come from MinHash with LSH banding, vectorised with numpy (datasketch's
+  per-document objects took ~40 s for 100k texts here; this takes a few).
 * Near-duplicate images: 64-bit perceptual hashes (imagehash.phash) within a Hamming
   distance; candidates come from exact matches on one of ``d + 1`` hash segments
   (pigeonhole), so not every pair is compared.
 
-Near-duplicates are flagged, never removed: every member of a cluster gets the same
-``near_dup_cluster`` id, ``"nd-" + the smallest member id`` (stable while the members are).
+Clusters are built by leader clustering, never by chaining pairs: items are taken in id
+order, and each joins the cluster of the most similar earlier representative it is a
+near-duplicate of, or else becomes a representative itself. Every member is therefore a
+near-duplicate of its representative, so "응원합니다" → "축하합니다" → "행복하세요" cannot
+end up in one cluster through texts in between. The representative is the smallest id of
+its cluster, so the cluster id, ``"nd-" + the smallest member id``, is stable while the
+members are, and nothing depends on the order the items came in.
+
+Near-duplicates are flagged, never removed.
 """
 
 from __future__ import annotations
@@ -20,38 +30,31 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-DEFAULT_TEXT_THRESHOLD = 0.5
+from datakit.spec.model import NearDuplicateSettings
+
+DEFAULT_TEXT_THRESHOLD = NearDuplicateSettings.threshold
+DEFAULT_MIN_LENGTH = NearDuplicateSettings.min_length
 DEFAULT_SHINGLE = 2
 DEFAULT_NUM_PERM = 128
 DEFAULT_BANDS = 32  # 32 bands of 4 rows: P(candidate) is 0.87 at J=0.5, 0.05 at J=0.2
 DEFAULT_IMAGE_DISTANCE = 6
 MAX_SHINGLED_CHARS = 50_000  # longer texts are compared on their first 50k characters
+# Bump when the near-duplicate rule changes, so a rerun clusters again.
+NEAR_DUP_VERSION = 2
 
 _STRIP = re.compile(r"[\s\W_]+", re.UNICODE)
 _DIGITS = re.compile(r"(\d+)")
-
-
-class _UnionFind:
-    def __init__(self, n: int) -> None:
-        self.parent = list(range(n))
-
-    def find(self, i: int) -> int:
-        p = self.parent
-        while p[i] != i:
-            p[i] = p[p[i]]
-            i = p[i]
-        return i
-
-    def union(self, a: int, b: int) -> None:
-        ra, rb = self.find(a), self.find(b)
-        if ra != rb:
-            self.parent[max(ra, rb)] = min(ra, rb)
+# links compare as the text around them: two posts of different links share most shingles
+_URL = re.compile(r"(?:https?://|www\.)[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]+", re.IGNORECASE)
+# laughing, crying and flat-face jamo (ㅋㅋ, ㅎㅎ, ㅠㅠ, ㅜㅜ, ㅡㅡ): emoticons, not wording
+_LAUGH = re.compile("[\u314b\u314e\u3160\u315c\u3161]+")
+_REPEAT = re.compile(r"(.)\1{2,}")
 
 
 def natural_key(path: str) -> tuple[tuple[int, str], ...]:
@@ -84,29 +87,97 @@ def exact_duplicates(
     return out
 
 
-def shingles(text: str, k: int = DEFAULT_SHINGLE) -> set[str]:
-    norm = _STRIP.sub("", unicodedata.normalize("NFC", text).lower())
+def normalize_text(text: str) -> str:
+    """The form near-duplicate texts are compared in.
+
+    NFC; links removed; laughing and crying jamo (ㅋ ㅎ ㅠ ㅜ ㅡ) removed unless that leaves
+    nothing; NFKC (full-width letters and digits become ASCII) and casefold; whitespace,
+    punctuation, symbols and emoji removed (so 띄어쓰기 and punctuation edits do not hide a
+    copy); a run of three or more of one character cut to two ("!!!!", "~~~~", "ㅋㅋㅋㅋ").
+    A text of only links, punctuation or emoji normalises to "" and has no near-duplicates.
+    """
+    s = _URL.sub(" ", unicodedata.normalize("NFC", text))
+    bare = _LAUGH.sub("", s)
+    if _STRIP.sub("", bare):  # laughter alone is kept: "ㅋㅋㅋ" matches "ㅋㅋㅋㅋ", not "ㅎㅎ"
+        s = bare
+    s = _STRIP.sub("", unicodedata.normalize("NFKC", s).casefold())
+    return _REPEAT.sub(r"\1\1", s)
+
+
+def _shingle_set(norm: str, k: int) -> set[str]:
+    norm = norm[:MAX_SHINGLED_CHARS]
     if len(norm) <= k:
         return {norm} if norm else set()
     return {norm[i : i + k] for i in range(len(norm) - k + 1)}
 
 
-def _clusters(ids: Sequence[str], uf: _UnionFind, n: int) -> dict[int, str]:
-    members: dict[int, list[int]] = defaultdict(list)
-    for i in range(n):
-        members[uf.find(i)].append(i)
+def shingles(text: str, k: int = DEFAULT_SHINGLE) -> set[str]:
+    """The character k-shingles of a text's normal form (:func:`normalize_text`)."""
+    return _shingle_set(normalize_text(text), k)
+
+
+def _jaccard(a: set[str], b: set[str]) -> float:
+    inter = len(a & b)
+    return inter / (len(a) + len(b) - inter) if inter else 0.0
+
+
+def _similarity(na: str, nb: str, threshold: float, min_length: int, k: int) -> float | None:
+    """How alike two normal forms are (1.0 when equal), or None if not near-duplicates."""
+    if not na or not nb:
+        return None
+    if na == nb:
+        return 1.0
+    if min(len(na), len(nb)) < min_length:
+        return None
+    sim = _jaccard(_shingle_set(na, k), _shingle_set(nb, k))
+    return sim if sim >= threshold else None
+
+
+def near_duplicate_texts(
+    a: str,
+    b: str,
+    *,
+    threshold: float = DEFAULT_TEXT_THRESHOLD,
+    min_length: int = DEFAULT_MIN_LENGTH,
+    k: int = DEFAULT_SHINGLE,
+) -> bool:
+    """Whether two texts are near-duplicates: the pairwise rule every cluster member meets
+    with its representative.
+
+    Equal normal forms (:func:`normalize_text`) always are; otherwise both normal forms
+    must be at least ``min_length`` characters long and their k-shingle Jaccard similarity
+    at least ``threshold``.
+    """
+    return _similarity(normalize_text(a), normalize_text(b), threshold, min_length, k) is not None
+
+
+def _leaders(n: int, edges: Iterable[tuple[int, int, float]]) -> list[int]:
+    """Leader clustering of nodes ``0..n-1`` taken in index order: ``[representative of
+    each node]``. ``edges`` are the confirmed near-duplicate pairs with their similarity
+    (higher is closer); a node joins the most similar earlier representative it has an
+    edge to (ties: the earliest), else represents itself."""
+    earlier: dict[int, list[tuple[float, int]]] = defaultdict(list)
+    for i, j, sim in edges:
+        if i != j:
+            earlier[max(i, j)].append((sim, min(i, j)))
+    rep = list(range(n))
+    for v in sorted(earlier):  # every earlier node is settled by now
+        live = [(sim, -u) for sim, u in earlier[v] if rep[u] == u]
+        if live:
+            rep[v] = -max(live)[1]
+    return rep
+
+
+def _cluster_ids(ids: Sequence[str], members: Sequence[Sequence[int]]) -> dict[int, str]:
+    """``{index: "nd-" + smallest id}`` for every group of two or more items."""
     out: dict[int, str] = {}
-    for group in members.values():
+    for group in members:
         if len(group) < 2:
             continue
         cid = "nd-" + min(ids[i] for i in group)
         for i in group:
             out[i] = cid
     return out
-
-
-def _norm(text: str) -> str:
-    return _STRIP.sub("", unicodedata.normalize("NFC", text).lower())
 
 
 def _splitmix64(x: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
@@ -124,7 +195,15 @@ def minhash_signatures(
     num_perm: int = DEFAULT_NUM_PERM,
     seed: int = 1,
 ) -> npt.NDArray[np.uint32]:
-    """MinHash signatures (n × num_perm, uint32) of the character k-shingles of each text.
+    """MinHash signatures (n × num_perm, uint32) of the character k-shingles of each text's
+    normal form (:func:`normalize_text`)."""
+    return _signatures([normalize_text(t) for t in texts], k=k, num_perm=num_perm, seed=seed)
+
+
+def _signatures(
+    forms: Sequence[str], *, k: int, num_perm: int, seed: int = 1
+) -> npt.NDArray[np.uint32]:
+    """MinHash signatures of normal forms.
 
     Vectorised with numpy over all texts at once (no per-shingle Python work): shingles are
     coded from their code points, mixed with splitmix64, and permuted by multiply-shift
@@ -133,19 +212,19 @@ def minhash_signatures(
     rng = np.random.default_rng(seed)
     a = rng.integers(1, 2**63, num_perm, dtype=np.uint64) | np.uint64(1)
     b = rng.integers(0, 2**63, num_perm, dtype=np.uint64)
-    n = len(texts)
+    n = len(forms)
     out = np.empty((n, num_perm), dtype=np.uint32)
     start = 0
     while start < n:
         # a block of documents with at most ~40k shingles: temporaries stay near 5 MB
-        norms: list[str] = []
+        block: list[str] = []
         total = 0
-        while start + len(norms) < n and (not norms or total < 40_000):
-            s = _norm(texts[start + len(norms)])[:MAX_SHINGLED_CHARS].ljust(k, "\x00")
-            norms.append(s)
+        while start + len(block) < n and (not block or total < 40_000):
+            s = forms[start + len(block)][:MAX_SHINGLED_CHARS].ljust(k, "\x00")
+            block.append(s)
             total += len(s)
-        out[start : start + len(norms)] = _block_signatures(norms, k, a, b)
-        start += len(norms)
+        out[start : start + len(block)] = _block_signatures(block, k, a, b)
+        start += len(block)
     return out
 
 
@@ -221,55 +300,92 @@ def text_clusters(
     texts: Sequence[str],
     *,
     threshold: float = DEFAULT_TEXT_THRESHOLD,
+    min_length: int = DEFAULT_MIN_LENGTH,
     k: int = DEFAULT_SHINGLE,
     num_perm: int = DEFAULT_NUM_PERM,
     bands: int = DEFAULT_BANDS,
 ) -> dict[int, str]:
-    """``{index: cluster id}`` for texts whose shingle Jaccard similarity ≥ ``threshold``.
+    """``{index: cluster id}``: leader clusters of near-duplicate texts
+    (:func:`near_duplicate_texts`), each member a near-duplicate of its representative.
 
-    MinHash + LSH banding find candidate pairs; the signature agreement screens them
-    (≥ threshold − 0.1, over two standard errors below at 128 permutations), and the exact
-    Jaccard similarity of the two shingle sets decides.
+    Texts with the same normal form are one node (so huge groups of one short text cost
+    nothing); nodes are taken in order of their smallest id. Between nodes at least
+    ``min_length`` characters long, MinHash + LSH banding find candidate pairs, the
+    signature agreement screens them (≥ threshold − 0.1, over two standard errors below at
+    128 permutations), and the exact Jaccard similarity of the shingle sets decides.
     """
-    n = len(texts)
-    if n < 2:
-        return {}
-    sig = minhash_signatures(texts, k=k, num_perm=num_perm)
-    codes = _candidate_pairs(sig, bands, screen=threshold - 0.1)
-    del sig
-    uf = _UnionFind(n)
-    for code in codes.tolist():
-        i, j = divmod(code, n)
-        if uf.find(i) == uf.find(j):
-            continue
-        a, b = shingles(texts[i], k), shingles(texts[j], k)
-        inter = len(a & b)
-        if inter and inter / (len(a) + len(b) - inter) >= threshold:
-            uf.union(i, j)
-    return _clusters(ids, uf, n)
+    nodes, edges = text_graph(
+        ids, texts, threshold=threshold, min_length=min_length, k=k, num_perm=num_perm, bands=bands
+    )
+    rep = _leaders(len(nodes), edges)
+    members: dict[int, list[int]] = defaultdict(list)
+    for v, r in enumerate(rep):
+        members[r].extend(nodes[v])
+    return _cluster_ids(ids, list(members.values()))
+
+
+def text_graph(
+    ids: Sequence[str],
+    texts: Sequence[str],
+    *,
+    threshold: float = DEFAULT_TEXT_THRESHOLD,
+    min_length: int = DEFAULT_MIN_LENGTH,
+    k: int = DEFAULT_SHINGLE,
+    num_perm: int = DEFAULT_NUM_PERM,
+    bands: int = DEFAULT_BANDS,
+) -> tuple[list[list[int]], list[tuple[int, int, float]]]:
+    """The near-duplicate graph :func:`text_clusters` clusters: nodes (the indices of the
+    texts sharing one normal form, in order of their smallest id; empty forms left out) and
+    the confirmed near-duplicate pairs of nodes with their Jaccard similarity."""
+    by_form: dict[str, list[int]] = defaultdict(list)
+    for i, text in enumerate(texts):
+        form = normalize_text(text)
+        if form:
+            by_form[form].append(i)
+    keyed = sorted((min(ids[i] for i in m), form, m) for form, m in by_form.items())
+    del by_form
+    forms = [form for _, form, _ in keyed]
+    long = [v for v, form in enumerate(forms) if len(form) >= max(min_length, 1)]
+    edges: list[tuple[int, int, float]] = []
+    if len(long) >= 2:
+        sig = _signatures([forms[v] for v in long], k=k, num_perm=num_perm)
+        codes = _candidate_pairs(sig, bands, screen=threshold - 0.1)
+        del sig
+        for code in codes.tolist():
+            i, j = divmod(code, len(long))
+            sim = _similarity(forms[long[i]], forms[long[j]], threshold, min_length, k)
+            if sim is not None:
+                edges.append((long[i], long[j], sim))
+    return [m for _, _, m in keyed], edges
 
 
 def image_clusters(
     ids: Sequence[str], phashes: Sequence[str], *, max_distance: int = DEFAULT_IMAGE_DISTANCE
 ) -> dict[int, str]:
-    """``{index: cluster id}`` for images whose 64-bit phashes differ in ≤ max_distance bits."""
+    """``{index: cluster id}``: leader clusters (in id order) of images whose 64-bit phashes
+    differ from their representative's in ≤ max_distance bits."""
     n = len(phashes)
     if n < 2:
         return {}
-    values = [int(h, 16) for h in phashes]
+    order = sorted(range(n), key=lambda i: (ids[i], phashes[i]))
+    values = [int(phashes[i], 16) for i in order]
     segments = max_distance + 1
     bounds = [round(64 * s / segments) for s in range(segments + 1)]
-    uf = _UnionFind(n)
+    close: dict[tuple[int, int], int] = {}
     for s in range(segments):
         lo, hi = bounds[s], bounds[s + 1]
         mask = (1 << (hi - lo)) - 1
         buckets: dict[int, list[int]] = defaultdict(list)
-        for i, v in enumerate(values):
-            buckets[(v >> lo) & mask].append(i)
-        for members in buckets.values():
-            for x in range(len(members)):
-                i = members[x]
-                for j in members[x + 1 :]:
-                    if (values[i] ^ values[j]).bit_count() <= max_distance:
-                        uf.union(i, j)
-    return _clusters(ids, uf, n)
+        for p, v in enumerate(values):
+            buckets[(v >> lo) & mask].append(p)
+        for bucket in buckets.values():
+            for x, p in enumerate(bucket):
+                for q in bucket[x + 1 :]:
+                    d = (values[p] ^ values[q]).bit_count()
+                    if d <= max_distance:
+                        close[p, q] = d
+    rep = _leaders(n, ((p, q, -float(d)) for (p, q), d in close.items()))
+    members: dict[int, list[int]] = defaultdict(list)
+    for p, r in enumerate(rep):
+        members[r].append(order[p])
+    return _cluster_ids(ids, list(members.values()))

@@ -7,6 +7,7 @@ Returns the first failed requirement as a reason string ``"<code>: <detail>"``; 
 from __future__ import annotations
 
 from datakit.collect.sniff import FORMAT_NAMES, Technical
+from datakit.io import stored_encoding
 from datakit.spec.model import Data
 
 # Which media types belong to each data type of the spec.
@@ -68,8 +69,7 @@ def _audio(t: Technical, data: Data) -> str | None:
 
 
 def _norm_enc(name: str | None) -> str:
-    n = (name or "").lower().replace("_", "-")
-    return "utf-8" if n in ("utf8", "utf-8", "utf-8-sig") else n
+    return stored_encoding(name)
 
 
 def _text(t: Technical, data: Data) -> str | None:

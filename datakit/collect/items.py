@@ -15,9 +15,19 @@ from typing import Any
 
 from datakit.collect.fitness import check_fitness
 from datakit.collect.pii import Match, count_kinds, find_pii, mask
+from datakit.collect.pseudonym import PseudonymKey, key_fields, pseudonymise
 from datakit.collect.sniff import Technical, inspect
-from datakit.collect.sources import RECORD_EXTS, Entry, Mapping, SourceOptions, iter_archive, nfc
-from datakit.collect.tabular import check_mapping, iter_records
+from datakit.collect.sources import (
+    RECORD_EXTS,
+    Entry,
+    Limits,
+    Mapping,
+    SourceOptions,
+    format_size,
+    iter_archive,
+    nfc,
+)
+from datakit.collect.tabular import check_mapping, iter_records, text_encoding
 from datakit.errors import InputError
 from datakit.spec.model import ProjectSpec
 
@@ -36,14 +46,18 @@ class Context:
     project_root: Path
     collected_at: str
     record_files: bool
+    pseudonyms: PseudonymKey  # for PII in id, group and split-key values
     link: bool = False  # hard-link unchanged media files instead of copying them
+    limits: Limits = field(default_factory=Limits)
     created: set[str] = field(default_factory=set, compare=False)
     source_root_s: str = field(init=False, compare=False)
     tmp_dir_s: str = field(init=False, compare=False)
+    key_fields: frozenset[str] = field(init=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "source_root_s", str(self.source_root))
         object.__setattr__(self, "tmp_dir_s", str(self.tmp_dir))
+        object.__setattr__(self, "key_fields", key_fields(self.spec))
 
     lock: threading.Lock = field(default_factory=threading.Lock, compare=False)
 
@@ -66,18 +80,14 @@ def derived_id(origin: str, rel: str) -> str:
 def process_entry(entry: Entry, ctx: Context) -> list[dict[str, Any]]:
     """All manifest rows of one source file (one for media/text, many for archives/records)."""
     if entry.kind == "records":
-        return _records(entry.path.read_bytes(), entry.rel, entry.display, entry.path.name, ctx)
+        ctx.limits.check_record_file(entry.display, entry.size)
+        try:
+            data = entry.path.read_bytes()
+        except OSError as exc:
+            raise InputError(f"cannot read: {exc.strerror}", file=entry.fspath) from exc
+        return _records(data, entry.rel, entry.display, entry.path.name, ctx)
     if entry.kind == "archive":
-        rows: list[dict[str, Any]] = []
-        for member in iter_archive(entry.path):
-            rel = f"{entry.rel}/{member.name}"
-            display = f"{entry.display}!/{member.name}"
-            ext = member.name.rsplit(".", 1)[-1].lower()
-            if ctx.record_files and ext in RECORD_EXTS:
-                rows.extend(_records(member.data, rel, display, member.name, ctx))
-            else:
-                rows.append(_item(member.data, None, rel, display, ctx))
-        return rows
+        return _archive(entry, ctx)
     try:
         if entry.size > _BIG:
             return [_item(None, entry.fspath, entry.rel, entry.display, ctx)]
@@ -86,6 +96,39 @@ def process_entry(entry: Entry, ctx: Context) -> list[dict[str, Any]]:
     except OSError as exc:
         raise InputError(f"cannot read: {exc.strerror}", file=entry.fspath) from exc
     return [_item(data, None, entry.rel, entry.display, ctx, on_disk=entry.fspath)]
+
+
+def _is_record(name: str, ctx: Context) -> bool:
+    return ctx.record_files and name.rsplit(".", 1)[-1].lower() in RECORD_EXTS
+
+
+def _archive(entry: Entry, ctx: Context) -> list[dict[str, Any]]:
+    """The rows of an archive's members. Sizes are checked before anything is extracted;
+    members over ``_BIG`` go through a temporary file, like big files on disk."""
+    rows: list[dict[str, Any]] = []
+    members = iter_archive(
+        entry.path,
+        limits=ctx.limits,
+        spill_dir=ctx.tmp_dir_s,
+        spill_bytes=_BIG,
+        is_record=lambda name: _is_record(name, ctx),
+        display=entry.display,
+    )
+    for member in members:
+        rel = f"{entry.rel}/{member.name}"
+        display = f"{entry.display}!/{member.name}"
+        try:
+            if member.data is None:
+                assert member.spilled is not None  # never a record member (iter_archive)
+                rows.append(_item(None, member.spilled, rel, display, ctx))
+            elif _is_record(member.name, ctx):
+                rows.extend(_records(member.data, rel, display, member.name, ctx))
+            else:
+                rows.append(_item(member.data, None, rel, display, ctx))
+        finally:
+            if member.spilled is not None:
+                Path(member.spilled).unlink(missing_ok=True)
+    return rows
 
 
 def _pii_scan(ctx: Context, *texts: str | None) -> list[list[Match]]:
@@ -119,14 +162,41 @@ def _merge_counts(*ms: list[Match]) -> dict[str, int]:
     return out
 
 
-def _mask_attrs(attrs: dict[str, Any], ctx: Context) -> tuple[dict[str, Any], list[Match]]:
+def _key_value(
+    value: str, column: str, ctx: Context, done: dict[str, str]
+) -> tuple[str, list[Match]]:
+    """A value of an id, group or split-key column: pseudonymised, never masked, when it holds
+    PII (a mask would make every such value the same key). ``done`` gets ``{column: kind}``."""
+    key = ctx.pseudonyms if ctx.spec.pii.action != "flag" else None
+    new, found = pseudonymise(value, ctx.spec.pii.detect, key)
+    if found and key is not None:
+        done[column] = found[0].kind
+    return new, found
+
+
+def _note_pseudonyms(row: dict[str, Any], done: dict[str, str], ctx: Context) -> None:
+    """Private row keys (not manifest columns): what was pseudonymised, for the summary, and
+    which key did it, for the cache's same-key check."""
+    if done:
+        row["_pseudonyms"] = done
+        row["_pseudonym_key"] = ctx.pseudonyms.key_id
+
+
+def _mask_attrs(
+    attrs: dict[str, Any], ctx: Context, done: dict[str, str]
+) -> tuple[dict[str, Any], list[Match]]:
     found: list[Match] = []
     out: dict[str, Any] = {}
     for k, v in attrs.items():
-        if isinstance(v, str) and v:
+        if k in ctx.key_fields and isinstance(v, str | int) and not isinstance(v, bool):
+            new, ms = _key_value(str(v), f"attributes.{k}", ctx, done)
+            found.extend(ms)
+            out[k] = v if new == str(v) else new  # an int key stays an int unless replaced
+        elif isinstance(v, str) and v:
             ms = find_pii(v, ctx.spec.pii.detect)
             found.extend(ms)
-            out[k] = mask(v, ms, ctx.spec.pii) if ms and ctx.spec.pii.action == "mask" else v
+            hide = ms and ctx.spec.pii.action != "flag"  # a dropped item's row keeps them too
+            out[k] = mask(v, ms, ctx.spec.pii) if hide else v
         else:
             out[k] = v
     return out, found
@@ -194,6 +264,11 @@ def _item(
         from datakit.collect.sniff import sniff_media_type
 
         tech = Technical(media_type=sniff_media_type(head))
+        if tech.media_type.startswith(("text/", "image/")):  # these are only read whole
+            tech.problem = (
+                f"file.too_large: {format_size(size)} of {tech.media_type} is over the "
+                f"{format_size(_BIG)} datakit decodes at once (split it into smaller files)"
+            )
     row = _base_row(derived_id(origin, rel), display, ctx)
     row["sha256"] = sha
     row["size"] = size
@@ -208,17 +283,20 @@ def _item(
         if meta.get(k) is not None:
             row[k] = str(meta[k])
     attrs = {**ctx.options.attributes, **(meta.get("attributes") or {})}
-    attrs, attr_found = _mask_attrs(attrs, ctx)
+    pseudonymised: dict[str, str] = {}
+    attrs, attr_found = _mask_attrs(attrs, ctx, pseudonymised)
     row["attributes"] = json.dumps(attrs, ensure_ascii=False, sort_keys=True) if attrs else None
+    group_found: list[Match] = []
+    if row["group"]:
+        row["group"], group_found = _key_value(row["group"], "group", ctx, pseudonymised)
+    _note_pseudonyms(row, pseudonymised, ctx)
 
-    name_found, text_found, group_found = _pii_scan(ctx, rel, tech.text, row["group"])
+    name_found, text_found = _pii_scan(ctx, rel, tech.text)
     policy = ctx.spec.pii
     masking = policy.action in ("mask", "drop")
     stored_rel = mask(rel, name_found, policy) if name_found and masking else rel
     if name_found and masking:
         row["source_path"] = mask(display, find_pii(display, policy.detect), policy)
-    if group_found and masking:
-        row["group"] = mask(row["group"], group_found, policy)
     text = tech.text
     if text is not None and text_found and policy.action == "mask":
         text = mask(text, text_found, policy)
@@ -322,6 +400,33 @@ def _move(tmp: str, dest: str) -> None:
 # -- records ---------------------------------------------------------------------------------
 
 
+def _scalars(rec: dict[str, Any], mapping: Mapping, file: str, n: int) -> None:
+    """A mapped column (text, id, group, label…) must hold one value: a list or an object
+    would become the text "['…']". Attributes may hold anything JSON can."""
+    for key in ("text", "id", "group", "label", "source", "license", "consent", "date"):
+        col = getattr(mapping, key)
+        v = rec.get(col) if col is not None else None
+        if isinstance(v, list | tuple | dict | bytes | bytearray):
+            what = (
+                "binary data"
+                if isinstance(v, bytes | bytearray)
+                else ("JSON object" if isinstance(v, dict) else "list")
+            )
+            shown = (
+                ""
+                if isinstance(v, bytes | bytearray)
+                else f": {json.dumps(v, ensure_ascii=False, default=str)[:60]}"
+            )
+            raise InputError(
+                f"the {key} column holds a {what}, not a single value{shown}",
+                file=file,
+                item=f"row {n}",
+                field=col,
+                hint=f"map {key} to a column of text or numbers; keep lists as attributes "
+                "(--attr), which are stored as JSON",
+            )
+
+
 def _records(data: bytes, rel: str, display: str, name: str, ctx: Context) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     seen: dict[str, int] = {}
@@ -329,10 +434,12 @@ def _records(data: bytes, rel: str, display: str, name: str, ctx: Context) -> li
     policy = ctx.spec.pii
     kinds = policy.detect
     file_label = display
+    encoding = "utf-8" if name.lower().endswith(".parquet") else text_encoding(data)
     for n, rec in iter_records(data, name, file_label):
         if mapping is None:
             mapping = check_mapping(ctx.options.mapping, list(rec), file_label)
         assert mapping.text is not None
+        _scalars(rec, mapping, file_label, n)
         if mapping.id is not None:
             raw_id = rec.get(mapping.id)
             if raw_id is None or str(raw_id).strip() == "":
@@ -350,6 +457,10 @@ def _records(data: bytes, rel: str, display: str, name: str, ctx: Context) -> li
             seen[item_id] = n
         else:
             item_id = derived_id(ctx.options.name, f"{rel}#row={n}")
+        pseudonymised: dict[str, str] = {}
+        id_found: list[Match] = []
+        if mapping.id is not None:
+            item_id, id_found = _key_value(item_id, "id", ctx, pseudonymised)
         value = rec.get(mapping.text)
         content = "" if value is None else nfc(value if isinstance(value, str) else str(value))
         raw = content.encode("utf-8")
@@ -358,7 +469,7 @@ def _records(data: bytes, rel: str, display: str, name: str, ctx: Context) -> li
         row["sha256"] = hashlib.sha256(raw).hexdigest()
         row["size"] = len(raw)
         tech = Technical(
-            media_type="text/plain", text_length=len(content), encoding="utf-8", text=content
+            media_type="text/plain", text_length=len(content), encoding=encoding, text=content
         )
         _tech_fields(row, tech)
         row["_phash"] = None
@@ -378,14 +489,16 @@ def _records(data: bytes, rel: str, display: str, name: str, ctx: Context) -> li
         for col in mapping.attributes:
             v = rec.get(col)
             attrs[col] = nfc(v) if isinstance(v, str) else v
-        attrs, attr_found = _mask_attrs(attrs, ctx)
+        attrs, attr_found = _mask_attrs(attrs, ctx, pseudonymised)
         row["attributes"] = json.dumps(attrs, ensure_ascii=False, sort_keys=True) if attrs else None
         text_found = find_pii(content, kinds)
-        group_found = find_pii(group_s, kinds) if group_s else []
-        if policy.action == "mask":
-            content = mask(content, text_found, policy) if text_found else content
-            group_s = mask(group_s, group_found, policy) if group_found and group_s else group_s
+        group_found: list[Match] = []
+        if group_s:
+            group_s, group_found = _key_value(group_s, "group", ctx, pseudonymised)
+        if policy.action == "mask" and text_found:
+            content = mask(content, text_found, policy)
         row["group"] = group_s
+        _note_pseudonyms(row, pseudonymised, ctx)
         row["text"] = content
         reason = (
             "text.missing: no value"
@@ -395,6 +508,6 @@ def _records(data: bytes, rel: str, display: str, name: str, ctx: Context) -> li
         if reason:
             row["status"] = "quarantined"
             row["reason"] = reason
-        _apply_pii(row, _merge_counts(text_found, group_found, attr_found), ctx)
+        _apply_pii(row, _merge_counts(id_found, text_found, group_found, attr_found), ctx)
         rows.append(row)
     return rows

@@ -25,14 +25,27 @@ from typing import Any
 from datakit.collect import dedup
 from datakit.collect.cache import CollectCache
 from datakit.collect.items import Context, file_key, process_entry
-from datakit.collect.sources import Entry, Mapping, Source, expand_source, nfc, resolve_options
+from datakit.collect.pseudonym import PseudonymKey, check_key
+from datakit.collect.sources import (
+    Entry,
+    Limits,
+    Mapping,
+    Source,
+    expand_source,
+    is_glob,
+    nfc,
+    resolve_options,
+)
 from datakit.errors import InputError
-from datakit.io import sha256_text
+from datakit.io import resolve_path, sha256_text
 from datakit.project import Project
+from datakit.spec.model import NearDuplicateSettings
 
 Progress = Callable[[int, int | None], None]
 # Bump when per-item processing changes, so cached rows are made again.
-PROCESS_VERSION = 1
+# 2: PII in id, group and split-key values is pseudonymised
+# 3: UTF-16/32 text with a BOM is transcoded (it was sniffed as MP3); big text: file.too_large
+PROCESS_VERSION = 3
 _COMMIT_EVERY = 256
 _COMMIT_SECONDS = 1.0
 
@@ -57,6 +70,10 @@ class CollectResult:
     near_dup_items: int = 0
     pii_by_kind: dict[str, int] = field(default_factory=dict)
     pii_items: int = 0
+    # values replaced by a pseudonym (가명처리), {column: {kind: n}}, e.g. {"group": {"phone": 3}}
+    pii_pseudonymised: dict[str, dict[str, int]] = field(default_factory=dict)
+    # where this run's pseudonym key came from (never the key); None when none was needed
+    pseudonym_key: str | None = None
     by_source: dict[str, int] = field(default_factory=dict)
     bytes: int = 0
     seconds: float = 0.0
@@ -129,8 +146,10 @@ def collect(
     meta_file: Path | None = None,
     jobs: int | None = None,
     link: bool = False,
-    text_threshold: float = dedup.DEFAULT_TEXT_THRESHOLD,
+    text_threshold: float | None = None,
+    text_min_length: int | None = None,
     image_distance: int = dedup.DEFAULT_IMAGE_DISTANCE,
+    limits: Limits | None = None,
     progress: Progress | None = None,
 ) -> CollectResult:
     """Collect ``sources`` (files, folders, globs, archives, record files) into the project.
@@ -138,15 +157,26 @@ def collect(
     ``link=True`` hard-links media files that are stored unchanged into ``data/source``
     instead of copying them (same file system only; raw files must then not be edited in
     place). Text is always written, since it is stored de-identified.
+
+    ``text_threshold`` and ``text_min_length`` override the spec's
+    ``collect.near_duplicates`` (see :func:`datakit.collect.dedup.near_duplicate_texts`).
+    ``limits`` bound what is read of archives and record files (:class:`Limits`).
+
+    Paths are looked up as typed, then in the other Unicode normalisation (NFC/NFD).
     """
     t0 = time.perf_counter()
     spec = project.spec
     if not sources:
         raise InputError("no sources given", hint="e.g. `datakit collect data/raw`")
+    near_dup = _near_dup_settings(project, text_threshold, text_min_length)
+    _check_options(jobs, image_distance)
+    limits = limits if limits is not None else Limits()
+    if meta_file is not None:
+        meta_file = resolve_path(meta_file)
     record_files = spec.data.type in ("text", "tabular")
     expanded: list[Source] = []
     for s in sources:
-        target = Path(s)
+        target = Path(s) if is_glob(str(s)) else resolve_path(s)  # NFC typed, NFD on disk
         opts = resolve_options(
             target,
             name=source_name,
@@ -157,7 +187,7 @@ def collect(
             label_from_folder=label_from_folder,
             meta_file=meta_file,
         )
-        src = expand_source(str(s), opts, project.root, record_files=record_files)
+        src = expand_source(str(target), opts, project.root, record_files=record_files)
         expanded.append(_without_outputs(src, project))
 
     collected_at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -169,7 +199,9 @@ def collect(
             stale.unlink(missing_ok=True)
     tmp_dir.mkdir(parents=True, exist_ok=True)
     try:
+        cache.rebase(file_key(project.root))
         states = cache.file_states()
+        pseudonyms = PseudonymKey.for_project(spec, project.paths.state)
         work: list[tuple[Entry, Context, str, str]] = []
         scanned = 0
         seen: set[str] = set()
@@ -184,7 +216,9 @@ def collect(
                 project_root=project.root,
                 collected_at=collected_at,
                 record_files=record_files,
+                pseudonyms=pseudonyms,
                 link=link,
+                limits=limits,
             )
             for e in src.entries:
                 scanned += 1
@@ -204,11 +238,15 @@ def collect(
         )
         del states, expanded, seen  # the file lists are not needed any more
         if work:
+            check_key(cache.get("pseudonym_key"), pseudonyms)
             result.items_made = _process(cache, work, jobs, progress)
+            if pseudonyms.used:
+                new = " (new)" if pseudonyms.generated else ""
+                result.pseudonym_key = pseudonyms.source + new
         elif progress:
             progress(0, 0)
         del work
-        _finish(project, cache, result, text_threshold, image_distance)
+        _finish(project, cache, result, near_dup, image_distance)
     finally:
         cache.close()
     result.seconds = round(time.perf_counter() - t0, 3)
@@ -326,14 +364,59 @@ def _manifest_stamp(path: Path) -> str | None:
     return f"{st.st_size}:{st.st_mtime_ns}"
 
 
+def _check_options(jobs: int | None, image_distance: int) -> None:
+    if jobs is not None and (isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1):
+        raise InputError(
+            f"--jobs must be 1 or more, got {jobs}",
+            field="jobs",
+            hint="leave it out for the default: the number of cores, at most 4",
+        )
+    bad = isinstance(image_distance, bool) or not isinstance(image_distance, int)
+    if bad or not 0 <= image_distance <= 64:
+        raise InputError(
+            f"--image-distance must be a whole number from 0 to 64, got {image_distance}",
+            field="image_distance",
+            hint="it is the most bits in which two 64-bit perceptual hashes may differ; "
+            f"the default is {dedup.DEFAULT_IMAGE_DISTANCE}",
+        )
+
+
+def _near_dup_settings(
+    project: Project, threshold: float | None, min_length: int | None
+) -> NearDuplicateSettings:
+    """The spec's ``collect.near_duplicates`` with the caller's overrides, checked."""
+    spec_nd = project.spec.collect.near_duplicates
+    if threshold is None:
+        threshold = spec_nd.threshold
+    elif isinstance(threshold, bool) or not 0 < threshold <= 1:  # NaN fails too
+        raise InputError(
+            f"--near-dup-threshold must be greater than 0 and at most 1, got {threshold}",
+            field="near_dup_threshold",
+            hint="it is the character-pair (2-shingle) Jaccard similarity of two texts; "
+            f"the spec's collect.near_duplicates.threshold is {spec_nd.threshold}",
+        )
+    if min_length is None:
+        min_length = spec_nd.min_length
+    elif isinstance(min_length, bool) or min_length < 0:
+        raise InputError(
+            f"near-duplicate min_length must be 0 or more, got {min_length}",
+            field="near_dup_min_length",
+            hint=f"the spec's collect.near_duplicates.min_length is {spec_nd.min_length}",
+        )
+    return NearDuplicateSettings(threshold=float(threshold), min_length=int(min_length))
+
+
 def _finish(
     project: Project,
     cache: CollectCache,
     result: CollectResult,
-    text_threshold: float,
+    near_dup: NearDuplicateSettings,
     image_distance: int,
 ) -> None:
-    settings = f"{text_threshold}:{image_distance}"
+    # a changed rule or setting clusters again, even when no file changed
+    settings = (
+        f"nd{dedup.NEAR_DUP_VERSION}:{near_dup.threshold}:{near_dup.min_length}:{image_distance}"
+    )
     built = cache.get("manifest_built")
     stamp = _manifest_stamp(project.paths.manifest)
     current = json.dumps([cache.generation, stamp, settings])
@@ -342,7 +425,13 @@ def _finish(
         for k, v in summary.items():
             setattr(result, k, v)
         return
-    summary = build_manifest(project, cache, text_threshold, image_distance)
+    summary = build_manifest(
+        project,
+        cache,
+        near_dup.threshold,
+        image_distance,
+        text_min_length=near_dup.min_length,
+    )
     for k, v in summary.items():
         setattr(result, k, v)
     result.manifest_written = True
@@ -358,6 +447,8 @@ def build_manifest(
     cache: CollectCache,
     text_threshold: float = dedup.DEFAULT_TEXT_THRESHOLD,
     image_distance: int = dedup.DEFAULT_IMAGE_DISTANCE,
+    *,
+    text_min_length: int = dedup.DEFAULT_MIN_LENGTH,
 ) -> dict[str, Any]:
     """Rebuild ``data/manifest.parquet`` from the cache; return the manifest's summary.
 
@@ -370,11 +461,14 @@ def build_manifest(
 
     batches: list[pa.RecordBatch] = []
     phash: dict[int, str] = {}
+    pseudonymised: Counter[tuple[str, str]] = Counter()
     n = 0
     for chunk in cache.iter_row_batches():
         for j, row in enumerate(chunk):
             if row.get("_phash"):
                 phash[n + j] = row["_phash"]
+            if row.get("_pseudonyms"):
+                pseudonymised.update(row["_pseudonyms"].items())
         batches.append(pa.RecordBatch.from_pylist(chunk, schema=MANIFEST_SCHEMA))
         n += len(chunk)
     table = pa.Table.from_batches(batches, schema=MANIFEST_SCHEMA)
@@ -403,7 +497,10 @@ def build_manifest(
     clusters: dict[int, str] = {}
     text_values = text_col.take(pa.array(texts, type=pa.int64())).to_pylist() if texts else []
     for local, cid in dedup.text_clusters(
-        [ids[i] for i in texts], text_values, threshold=text_threshold
+        [ids[i] for i in texts],
+        text_values,
+        threshold=text_threshold,
+        min_length=text_min_length,
     ).items():
         clusters[texts[local]] = cid
     del text_values
@@ -430,7 +527,14 @@ def build_manifest(
         idx = MANIFEST_SCHEMA.get_field_index(name)
         table = table.set_column(idx, MANIFEST_SCHEMA.field(name), pa.array(values, pa.string()))
     write_table(table, project.paths.manifest)
-    return _summary(table, status, reason, clusters)
+    return {**_summary(table, status, reason, clusters), **_pseudonym_summary(pseudonymised)}
+
+
+def _pseudonym_summary(counts: Counter[tuple[str, str]]) -> dict[str, Any]:
+    out: dict[str, dict[str, int]] = {}
+    for (column, kind), n in sorted(counts.items()):
+        out.setdefault(column, {})[kind] = n
+    return {"pii_pseudonymised": out}
 
 
 def _summary(

@@ -32,8 +32,24 @@ FORMAT_NAMES: dict[str, tuple[str, ...]] = {
 }
 EMPTY = "application/x-empty"
 BINARY = "application/octet-stream"
-# Text encodings tried, in order, for content that is not UTF-8 (Korean legacy first).
-_LEGACY_ENCODINGS = ("cp949", "utf-16")
+# Text encodings tried, in order, for content that is not UTF-8 and has no BOM.
+_LEGACY_ENCODINGS = ("cp949",)
+# Byte-order marks of the Unicode encodings that are transcoded to UTF-8 (Windows Notepad's
+# "Unicode" is UTF-16 LE with a BOM). UTF-32 first: its LE mark starts with UTF-16 LE's.
+UNICODE_BOMS: tuple[tuple[bytes, str], ...] = (
+    (b"\xff\xfe\x00\x00", "utf-32-le"),
+    (b"\x00\x00\xfe\xff", "utf-32-be"),
+    (b"\xff\xfe", "utf-16-le"),
+    (b"\xfe\xff", "utf-16-be"),
+)
+
+
+def unicode_bom(head: bytes) -> tuple[str, int] | None:
+    """(encoding, BOM length) when ``head`` starts with a UTF-16/32 byte-order mark."""
+    for bom, enc in UNICODE_BOMS:
+        if head.startswith(bom):
+            return enc, len(bom)
+    return None
 
 
 @dataclass
@@ -59,6 +75,8 @@ def sniff_media_type(head: bytes) -> str:
     """The media type of content starting with ``head`` (first 512 bytes are plenty)."""
     if not head:
         return EMPTY
+    if unicode_bom(head) is not None:  # before MP3: FF FE also reads as an MPEG frame sync
+        return "text/plain"
     if head.startswith(b"\xff\xd8\xff"):
         return "image/jpeg"
     if head.startswith(b"\x89PNG\r\n\x1a\n"):
@@ -91,13 +109,22 @@ def sniff_media_type(head: bytes) -> str:
         return "application/x-tar"
     if head.startswith(b"%PDF"):
         return "application/pdf"
-    if b"\x00" in head and not head.startswith((b"\xff\xfe", b"\xfe\xff")):
+    if b"\x00" in head:
         return BINARY
     return "text/plain"
 
 
 def decode_text(data: bytes) -> tuple[str | None, str | None, str | None]:
-    """(text, encoding, problem). UTF-8 first (BOM allowed), then legacy Korean encodings."""
+    """(text, encoding, problem). A UTF-16/32 BOM decides the encoding; else UTF-8 (BOM
+    allowed), then legacy Korean encodings, only to *name* the encoding."""
+    bom = unicode_bom(data[:4])
+    if bom is not None:
+        enc, skip = bom
+        try:
+            return data[skip:].decode(enc), enc, None
+        except UnicodeDecodeError as exc:
+            at = exc.start + skip
+            return None, enc, f"text.invalid_encoding: not valid {enc.upper()} (at byte {at})"
     try:
         if data.startswith(b"\xef\xbb\xbf"):
             return data[3:].decode("utf-8"), "utf-8-sig", None
@@ -105,8 +132,6 @@ def decode_text(data: bytes) -> tuple[str | None, str | None, str | None]:
     except UnicodeDecodeError as exc:
         bad = exc.start
     for enc in _LEGACY_ENCODINGS:
-        if enc == "utf-16" and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
-            continue
         try:
             return data.decode(enc), enc, None
         except UnicodeDecodeError:

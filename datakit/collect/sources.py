@@ -9,20 +9,26 @@ the folder) is refused with an :class:`~datakit.errors.InputError`.
 
 from __future__ import annotations
 
+import contextlib
 import glob
+import itertools
+import lzma
 import os
+import shutil
 import stat
 import tarfile
 import unicodedata
 import zipfile
-from collections.abc import Iterator
+import zlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
-from typing import Any, Literal, NamedTuple
+from typing import IO, Any, Literal, NamedTuple
 
 import yaml
 
 from datakit.errors import InputError
+from datakit.io import resolve_path
 
 EntryKind = Literal["file", "archive", "records"]
 RECORD_EXTS = ("csv", "tsv", "json", "jsonl", "ndjson", "parquet")
@@ -33,6 +39,11 @@ CONSENT_VALUES = ("yes", "no", "not_required", "unknown")
 
 def nfc(s: str) -> str:
     return unicodedata.normalize("NFC", s)
+
+
+def is_glob(spec: str) -> bool:
+    """A pattern to expand, unless a file or folder has that very name (``photo[1].jpg``)."""
+    return any(c in spec for c in "*?[") and not os.path.lexists(spec)
 
 
 @dataclass(frozen=True)
@@ -205,7 +216,10 @@ def resolve_options(
     where = str(sidecar_path) if sidecar_path else str(target)
     base_map = Mapping.from_dict(side.get("mapping") or {}, file=where)
     final_map = base_map.merged(mapping) if mapping else base_map
-    default_name = target.stem if target.is_file() else target.name
+    if is_glob(str(target)):  # 'data/raw/*.txt' is named after data/raw, not "*.txt"
+        default_name = _abs(_glob_base(str(target))).name or "source"
+    else:
+        default_name = target.stem if target.is_file() else target.name
     src_name = nfc(str(name or side.get("source") or side.get("name") or default_name))
     cons = consent or side.get("consent")
     if cons is not None and str(cons) not in CONSENT_VALUES:
@@ -280,11 +294,16 @@ def expand_source(
 ) -> Source:
     """Every file entry of one source (file, folder or glob), sorted by path."""
     path = Path(spec)
-    if any(c in spec for c in "*?["):
-        base = _glob_base(spec)
-        matches = sorted(glob.glob(spec, recursive=True))  # noqa: PTH207 (absolute patterns)
+    if is_glob(spec):
+        root, matches = _glob(spec)
         files = [Path(m) for m in matches if Path(m).is_file() and not _is_sidecar(Path(m).name)]
-        root = base
+        if not files:
+            raise InputError(
+                "the glob matches no files" + (" (only folders or sidecars)" if matches else ""),
+                file=spec,
+                hint="check the pattern; quote it so that datakit, not the shell, expands it, "
+                "and use ** to look in subfolders ('data/raw/**/*.txt')",
+            )
         entries = [_entry(f, root, project_root, record_files) for f in files]
         return Source(spec, root, options, entries)
     if path.is_dir():
@@ -300,6 +319,22 @@ def expand_source(
         file=spec,
         hint="name a file, a folder, a glob (quoted) or an archive",
     )
+
+
+def _glob(spec: str) -> tuple[Path, list[str]]:
+    """(the glob's fixed prefix, its matches, sorted). Names are matched as typed and in
+    both Unicode normalisations: a pattern typed in NFC finds files saved in NFD (macOS)."""
+    base = _glob_base(spec)
+    real_base = resolve_path(base)
+    parts = PurePosixPath(spec).parts
+    rest = "/".join(parts[len(base.parts) :])
+    patterns = {spec, *(str(real_base / unicodedata.normalize(f, rest)) for f in ("NFC", "NFD"))}
+    found: dict[str, str] = {}
+    for pattern in sorted(patterns):
+        for m in glob.glob(pattern, recursive=True):  # noqa: PTH207 (absolute patterns)
+            found.setdefault(os.path.abspath(m), m)  # noqa: PTH100
+    root = base if os.path.lexists(base) else real_base
+    return root, sorted(found.values())
 
 
 def _glob_base(spec: str) -> Path:
@@ -387,10 +422,133 @@ def _walk(root: Path, project_root: Path, record_files: bool) -> Iterator[Entry]
 # -- archives -------------------------------------------------------------------------------
 
 
+MiB = 1 << 20
+GiB = 1 << 30
+
+
+def format_size(n: float) -> str:
+    """``314572800`` → ``300.0 MiB``: sizes in messages, in binary units like the limits."""
+    for unit in ("bytes", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:,.0f} {unit}" if unit == "bytes" else f"{n:,.1f} {unit}"
+        n /= 1024
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+_UNITS = {
+    "": 1,
+    "b": 1,
+    "k": 1 << 10,
+    "kib": 1 << 10,
+    "kb": 10**3,
+    "m": MiB,
+    "mib": MiB,
+    "mb": 10**6,
+    "g": GiB,
+    "gib": GiB,
+    "gb": 10**9,
+    "t": 1 << 40,
+    "tib": 1 << 40,
+    "tb": 10**12,
+}
+
+
+def parse_size(text: str, *, field: str) -> int:
+    """``"2GiB"`` → 2147483648; KiB/MiB/GiB (and K/M/G) are binary, KB/MB/GB decimal."""
+    import re
+
+    m = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([a-zA-Z]*)\s*", text)
+    unit = m.group(2).lower() if m else ""
+    if m is None or unit not in _UNITS:
+        raise InputError(
+            f"{text!r} is not a size",
+            field=field,
+            hint="give bytes or a number with a unit: 500MiB, 2GiB, 4GB",
+        )
+    return int(float(m.group(1)) * _UNITS[unit])
+
+
+@dataclass(frozen=True)
+class Limits:
+    """How much collect reads of one input before it refuses it (docs/collect.md, "Limits").
+
+    An archive's sizes are checked from its headers before anything is extracted; reading
+    never goes past them (zipfile and tarfile stop at the declared size)."""
+
+    member_bytes: int = 2 * GiB  # one archive member, unpacked
+    ratio: float = 100.0  # unpacked ÷ packed bytes, of a zip member and of a whole archive
+    record_bytes: int = 256 * MiB  # one record file or member (CSV/JSON/Parquet: parsed whole)
+    # the ratio is not applied below this many unpacked bytes: a small file of repeated
+    # characters packs 1000× and is harmless
+    ratio_floor: int = 1 * MiB
+
+    def __post_init__(self) -> None:
+        for name, value, least in (
+            ("member_bytes", self.member_bytes, 1),
+            ("ratio", self.ratio, 1),
+            ("record_bytes", self.record_bytes, 1),
+            ("ratio_floor", self.ratio_floor, 0),
+        ):
+            ok = isinstance(value, int | float) and not isinstance(value, bool)
+            if not ok or not value >= least:  # NaN fails too
+                raise InputError(
+                    f"limit {name} must be a number of at least {least}, got {value!r}",
+                    field=name,
+                )
+
+    def check_member(self, archive: Path, name: str, size: int, packed: int | None) -> None:
+        """Refuse an archive member (``packed``: its compressed size, zip only) past a limit."""
+        if size > self.member_bytes:
+            raise InputError(
+                f"the archive member unpacks to {format_size(size)}, over the limit of "
+                f"{format_size(self.member_bytes)} for one member; nothing was extracted",
+                file=str(archive),
+                item=name,
+                field="size",
+                hint="extract it yourself and collect the file, or raise the limit "
+                "(--max-member-size)",
+            )
+        if packed is not None:
+            self.check_ratio(archive, name, size, packed)
+
+    def check_ratio(self, archive: Path, name: str | None, size: int, packed: int) -> None:
+        if size <= self.ratio_floor or size <= self.ratio * max(packed, 1):
+            return
+        what = "the archive member" if name else "the archive"
+        raise InputError(
+            f"{what} unpacks {size / max(packed, 1):,.0f}× ({format_size(packed)} → "
+            f"{format_size(size)}), over the limit of {self.ratio:g}× (a zip bomb?); "
+            "nothing was extracted",
+            file=str(archive),
+            item=name,
+            field="compression_ratio",
+            hint="if the archive is genuine, extract it yourself and collect the folder, or "
+            "raise the limit (--max-ratio)",
+        )
+
+    def check_record_file(self, file: str, size: int, *, item: str | None = None) -> None:
+        if size > self.record_bytes:
+            raise InputError(
+                f"the record file is {format_size(size)}, over the limit of "
+                f"{format_size(self.record_bytes)} for one record file (it is parsed whole)",
+                file=file,
+                item=item,
+                field="size",
+                hint="split it into smaller files (e.g. `split -l 500000 "
+                "--additional-suffix=.jsonl big.jsonl part-`), or raise the limit "
+                "(--max-record-size)",
+            )
+
+
 @dataclass(frozen=True)
 class Member:
+    """One archive member: its bytes, or (past ``spill_bytes``) a temporary file holding
+    them, which the caller deletes."""
+
     name: str  # NFC POSIX path inside the archive
-    data: bytes
+    data: bytes | None
+    spilled: str | None = None
+    size: int = 0
 
 
 def _safe_member_name(name: str, archive: Path) -> str:
@@ -406,51 +564,138 @@ def _safe_member_name(name: str, archive: Path) -> str:
     return "/".join(p for p in parts if p not in ("", "."))
 
 
-def iter_archive(path: Path) -> Iterator[Member]:
-    """The regular-file members of a zip or tar archive. Unsafe entries raise InputError."""
+def _read_member(fh: IO[bytes], name: str, size: int, spill: Callable[[], str] | None) -> Member:
+    if spill is None:
+        return Member(name, fh.read(), size=size)
+    tmp = spill()
+    try:
+        with open(tmp, "wb") as out:  # noqa: PTH123
+            shutil.copyfileobj(fh, out, 1 << 22)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)  # noqa: PTH108
+        raise
+    return Member(name, None, spilled=tmp, size=size)
+
+
+def iter_archive(
+    path: Path,
+    *,
+    limits: Limits | None = None,
+    spill_dir: str | None = None,
+    spill_bytes: int = 256 * MiB,
+    is_record: Callable[[str], bool] | None = None,
+    display: str | None = None,
+) -> Iterator[Member]:
+    """The regular-file members of a zip or tar archive. Unsafe entries, and members past
+    ``limits``, raise InputError before anything is extracted. Members over ``spill_bytes``
+    are copied in a stream to a temporary file in ``spill_dir`` (when given) instead of
+    being read into memory; ``is_record(name)`` members are held to the record-file limit
+    and always read into memory. ``display`` names the archive in errors (default: ``path``)."""
+    lim = limits or Limits()
+    label = Path(display) if display is not None else path
+    packed_total = path.stat().st_size if path.exists() else 0
+    counter = itertools.count()
+
+    def spill_for(name: str, size: int) -> Callable[[], str] | None:
+        if spill_dir is None or size <= spill_bytes or (is_record and is_record(name)):
+            return None  # record files are parsed from bytes (and held to their own limit)
+        return lambda: os.path.join(spill_dir, f"{os.getpid()}.{next(counter)}.member")  # noqa: PTH118
+
+    def check(name: str, size: int, packed: int | None) -> None:
+        if _skip_member(name):
+            return
+        lim.check_member(label, name, size, packed)
+        if is_record is not None and is_record(name):
+            lim.check_record_file(str(label), size, item=name)
+
     lower = path.name.lower()
     try:
         if lower.endswith(".zip"):
             with zipfile.ZipFile(path) as zf:
                 infos = zf.infolist()
-                for info in infos:  # check every name before extracting anything
-                    _safe_member_name(info.filename, path)
+                total = 0
+                for info in infos:  # check every name and size before extracting anything
+                    name = _safe_member_name(info.filename, label)
                     mode = info.external_attr >> 16
                     if stat.S_ISLNK(mode):
                         raise InputError(
                             "archive entry is a symlink; refused",
-                            file=str(path),
+                            file=str(label),
                             item=info.filename,
                         )
+                    if not info.is_dir():
+                        check(name, info.file_size, info.compress_size)
+                        total += info.file_size
+                lim.check_ratio(label, None, total, packed_total)
                 for info in infos:
                     if info.is_dir():
                         continue
-                    name = _safe_member_name(info.filename, path)
+                    name = _safe_member_name(info.filename, label)
                     if _skip_member(name):
                         continue
-                    yield Member(name, zf.read(info))
+                    try:
+                        with zf.open(info) as fh:  # stops at the declared size, checks the CRC
+                            got = _read_member(
+                                fh, name, info.file_size, spill_for(name, info.file_size)
+                            )
+                    except _READ_ERRORS as exc:
+                        raise _unreadable(label, name, exc) from exc
+                    yield got
         else:
             with tarfile.open(path) as tf:
-                members = tf.getmembers()
-                for m in members:
-                    _safe_member_name(m.name, path)
+                members: list[tarfile.TarInfo] = []
+                total = 0
+                for m in tf:  # one pass over the headers; a bomb is refused part-way
+                    name = _safe_member_name(m.name, label)
                     if m.issym() or m.islnk():
                         raise InputError(
                             f"archive entry is a link to {m.linkname!r}; refused",
-                            file=str(path),
+                            file=str(label),
                             item=m.name,
                         )
+                    if m.isfile():
+                        check(name, m.size, None)
+                        total += m.size
+                        lim.check_ratio(label, None, total, packed_total)
+                    members.append(m)
                 for m in members:
                     if not m.isfile():
                         continue
-                    name = _safe_member_name(m.name, path)
+                    name = _safe_member_name(m.name, label)
                     if _skip_member(name):
                         continue
-                    fh = tf.extractfile(m)
-                    if fh is not None:
-                        yield Member(name, fh.read())
-    except (zipfile.BadZipFile, tarfile.TarError, OSError, EOFError) as exc:
-        raise InputError(f"cannot read the archive: {exc}", file=str(path)) from exc
+                    try:
+                        member = tf.extractfile(m)
+                        if member is None:
+                            continue
+                        with member:
+                            got = _read_member(member, name, m.size, spill_for(name, m.size))
+                    except _READ_ERRORS as exc:
+                        raise _unreadable(label, name, exc) from exc
+                    yield got
+    except _READ_ERRORS as exc:
+        raise InputError(f"cannot read the archive: {exc}", file=str(label)) from exc
+
+
+# what a damaged archive raises (a bad deflate stream is a zlib.error, not an OSError)
+_READ_ERRORS = (
+    zipfile.BadZipFile,
+    tarfile.TarError,
+    OSError,
+    EOFError,
+    zlib.error,
+    lzma.LZMAError,
+)
+
+
+def _unreadable(archive: Path, name: str, exc: BaseException) -> InputError:
+    return InputError(
+        f"cannot read the archive member (damaged archive?): {exc}",
+        file=str(archive),
+        item=name,
+        hint="test the archive (`unzip -t`, `tar -tvf`) and make it again",
+    )
 
 
 def _skip_member(name: str) -> bool:

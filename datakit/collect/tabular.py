@@ -14,13 +14,33 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
+from datakit.collect.sniff import unicode_bom
 from datakit.collect.sources import Mapping
 from datakit.errors import InputError
 
 _ICONV_HINT = "convert the file to UTF-8, e.g. `iconv -f cp949 -t utf-8 IN > OUT`, and run again"
 
 
+def text_encoding(data: bytes) -> str:
+    """The encoding a text record file is read in: UTF-16/32 when it starts with that
+    byte-order mark (Excel's "Unicode text" is UTF-16 LE), else UTF-8 (BOM or not)."""
+    bom = unicode_bom(data[:4])
+    return bom[0] if bom is not None else "utf-8"
+
+
 def _decode(data: bytes, file: str, *, header_lines: int) -> str:
+    bom = unicode_bom(data[:4])
+    if bom is not None:
+        enc, skip = bom
+        try:
+            return data[skip:].decode(enc)
+        except UnicodeDecodeError as exc:
+            raise InputError(
+                f"not valid {enc.upper()} (byte {exc.start + skip}), though it starts with "
+                "that byte-order mark",
+                file=file,
+                hint="save it again as UTF-8 and run again",
+            ) from exc
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:

@@ -17,6 +17,7 @@ import yaml
 
 from datakit.io import dumps_json, write_text
 from datakit.plan.documents import field_dictionary_table, md_table
+from datakit.reports import AgreementFigures
 from datakit.spec.model import ProjectSpec
 
 TASK_KO = {
@@ -45,6 +46,7 @@ HF_TASK = {
     "object_detection": "object-detection",
     "transcription": "automatic-speech-recognition",
 }
+VERDICT_KO = {True: "통과", False: "미달", None: "미측정"}
 QUALITY_KO = {
     "passed": "통과",
     "failed": "미달",
@@ -132,10 +134,15 @@ def description_ko(spec: ProjectSpec, meta: dict[str, Any], history: list[dict[s
     lines += ["## 3. 데이터셋 통계", "", "### 3.1 구축 규모 (분할별)", ""]
     lines += [
         md_table(
-            ["분할", "건수", "비율"],
-            [[SPLIT_KO.get(s, s), f"{n:,}", _pct(n, total)] for s, n in counts["splits"].items()]
-            + [["합계", f"{total:,}", "100.0%"]],
+            ["분할", "건수", "비율", "계획 비율"],
+            [
+                [SPLIT_KO.get(s, s), f"{n:,}", _pct(n, total), _share(meta, s)]
+                for s, n in counts["splits"].items()
+            ]
+            + [["합계", f"{total:,}", "100.0%", "100.0%"]],
         ),
+        "",
+        _tolerance_ko(meta),
         "",
     ]
     splits = list(counts["splits"])
@@ -192,12 +199,14 @@ def description_ko(spec: ProjectSpec, meta: dict[str, Any], history: list[dict[s
             md_table(
                 ["지표", "결과값", "목표", "판정"],
                 [
-                    [k, _fmt(v["value"]), _fmt(v["target"]), "통과" if v["passed"] else "미달"]
+                    [k, _fmt(v["value"]), _fmt(v["target"]), VERDICT_KO[v["passed"]]]
                     for k, v in q["indicators"].items()
                 ],
             ),
             "",
         ]
+    if q["agreement"] is not None:
+        lines += [f"작업자 간 일치도: {AgreementFigures.from_dict(q['agreement']).text_ko()}", ""]
     sp, lk = meta["splits"], meta["leakage"]
     ratios = ":".join(f"{v:g}" for v in sp["ratios"].values())
     lines += [
@@ -322,7 +331,13 @@ def dataset_card(spec: ProjectSpec, meta: dict[str, Any]) -> str:
         },
     }
     front = yaml.safe_dump(header, allow_unicode=True, sort_keys=False, width=1000)
-    splits_md = md_table(["split", "rows"], [[s, f"{n:,}"] for s, n in counts["splits"].items()])
+    splits_md = md_table(
+        ["split", "rows", "share", "planned"],
+        [
+            [s, f"{n:,}", _pct(n, sum(counts["splits"].values())), _share(meta, s)]
+            for s, n in counts["splits"].items()
+        ],
+    )
     fields_md = md_table(
         ["column", "type", "role", "description"],
         [
@@ -368,6 +383,8 @@ def dataset_card(spec: ProjectSpec, meta: dict[str, Any]) -> str:
         f"`{meta['splits']['stratify']}`; items sharing a content hash, a group "
         f"(`{meta['splits']['group']}`) or a near-duplicate cluster stay in one split. "
         f"Leakage between splits: {meta['leakage']['total']}.",
+        "",
+        _tolerance_en(meta),
         "",
         "## Columns",
         "",
@@ -497,8 +514,8 @@ def croissant(spec: ProjectSpec, meta: dict[str, Any]) -> dict[str, Any]:
     period = prov.get("collection_period") or {}
     ann = prov.get("annotation") or {}
     agreement = (
-        f"mean per-item agreement {ann['mean_agreement']} ({spec.annotation.agreement_metric}); "
-        if ann.get("mean_agreement") is not None
+        f"inter-annotator agreement {AgreementFigures.from_dict(q['agreement']).text()}; "
+        if q["agreement"] is not None
         else ""
     )
     indicators = "; ".join(
@@ -568,3 +585,42 @@ def _semver(v: str) -> str:
     while len(parts) < 3:
         parts.append("0")
     return ".".join(parts[:3]) if all(p.isdigit() for p in parts[:3]) else v
+
+
+def _share(meta: dict[str, Any], split: str) -> str:
+    planned = meta["splits"]["planned"].get(split)
+    return "" if planned is None else f"{planned:.1%}"
+
+
+def _tolerance_ko(meta: dict[str, Any]) -> str:
+    sp = meta["splits"]
+    if sp["within_tolerance"]:
+        text = f"모든 분할의 비율이 계획 비율의 허용 오차 ±{sp['tolerance']:.1%} 안에 있습니다."
+    else:
+        text = (
+            f"**일부 분할의 비율이 허용 오차 ±{sp['tolerance']:.1%}를 벗어났으며, "
+            "`--accept-split-deviation`으로 승인되어 공개되었습니다.**"
+        )
+    if sp["excluded"]:
+        text += (
+            f" 서로 다른 그룹에 걸친 유사중복 사본 {sp['excluded']:,}건은 분할 간 누수를 막기 위해 "
+            "공개 데이터에서 제외했습니다 (`excluded.csv`)."
+        )
+    return text
+
+
+def _tolerance_en(meta: dict[str, Any]) -> str:
+    sp = meta["splits"]
+    if sp["within_tolerance"]:
+        text = f"Every split's share is within ±{sp['tolerance']:.1%} of its planned share."
+    else:
+        text = (
+            f"**Some split shares are outside the tolerance of ±{sp['tolerance']:.1%}; the "
+            "release was made with `--accept-split-deviation`.**"
+        )
+    if sp["excluded"]:
+        text += (
+            f" {sp['excluded']:,} near-duplicate copies that bridged groups were left out to "
+            "keep the splits free of leakage (`excluded.csv`)."
+        )
+    return text

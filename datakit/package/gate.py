@@ -11,9 +11,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from datakit.errors import ReleaseError
-from datakit.io import read_json, sha256_file
+from datakit.errors import ArtefactError, ReleaseError
+from datakit.io import sha256_file
 from datakit.project import Project
+from datakit.reports import QUALITY_FILE, QualityReport
 
 
 @dataclass
@@ -21,26 +22,23 @@ class GateResult:
     state: str  # passed | failed | stale | missing
     reasons: list[str] = field(default_factory=list)
     accepted: bool = False  # packaged although the state is not "passed"
-    report: dict[str, Any] | None = None
+    report: QualityReport | None = None  # reports/quality.json, read back by its own type
 
     def to_dict(self) -> dict[str, Any]:
-        rep = self.report or {}
-        indicators = rep.get("indicators") or {}
+        """``quality`` of the release's metadata.json (specs/release-metadata.schema.json)."""
+        rep = self.report
+        figures = None if rep is None else rep.agreement_figures()
         return {
             "state": self.state,
             "passed": self.state == "passed",
             "accepted_failed_check": self.accepted,
             "reasons": list(self.reasons),
-            "checked_at": rep.get("checked_at") or rep.get("finished_at"),
+            "checked_at": None if rep is None else rep.generated_at,
             "indicators": {
-                str(k): {
-                    "value": v.get("value"),
-                    "target": v.get("target"),
-                    "passed": v.get("passed"),
-                }
-                for k, v in sorted(indicators.items())
-                if isinstance(v, dict)
+                name: {"value": i.value, "target": i.target, "passed": i.passed}
+                for name, i in sorted((rep.indicators if rep else {}).items())
             },
+            "agreement": None if figures is None else figures.to_dict(),
         }
 
 
@@ -88,8 +86,8 @@ def prefetch_sha256(paths: list[Path]) -> None:
         threading.Thread(target=run, name="sha256-prefetch", daemon=True).start()
 
 
-def quality_report_path(project: Project) -> Any:
-    return project.paths.reports / "quality.json"
+def quality_report_path(project: Project) -> Path:
+    return project.paths.reports / QUALITY_FILE
 
 
 def evaluate_gate(project: Project, *, check_data: bool = True) -> GateResult:
@@ -99,26 +97,26 @@ def evaluate_gate(project: Project, *, check_data: bool = True) -> GateResult:
     if not path.is_file():
         return GateResult("missing", [f"{project.paths.rel(path)} does not exist"])
     try:
-        report = read_json(path)
-    except ValueError as exc:
-        return GateResult("missing", [f"{project.paths.rel(path)} is not JSON ({exc})"])
+        report = QualityReport.read(path, file=project.paths.rel(path))
+        report.agreement_figures()  # parsed now, so a bad file is found before packaging
+    except ArtefactError as exc:
+        return GateResult("missing", [exc.message])
     reasons: list[str] = []
-    if report.get("spec_sha256") != project.spec_hash:
+    if report.spec_sha256 != project.spec_hash:
         reasons.append("datakit.yaml changed since the check")
-    inputs = report.get("inputs") or {}
     for key, p in (
         ("manifest_sha256", project.paths.manifest),
         ("labels_sha256", project.paths.labels),
     ):
-        if check_data and p.is_file() and inputs.get(key) != file_sha256(p):
+        if check_data and p.is_file() and report.inputs[key] != file_sha256(p):
             reasons.append(f"{project.paths.rel(p)} changed since the check")
     if reasons:
         return GateResult("stale", reasons, report=report)
-    if not report.get("passed"):
+    if not report.passed:
         failed = [
-            f"{name}: {ind.get('value')} (target {ind.get('target')})"
-            for name, ind in sorted((report.get("indicators") or {}).items())
-            if isinstance(ind, dict) and ind.get("passed") is False
+            f"{name}: {ind.value} (target {ind.target})"
+            for name, ind in sorted(report.indicators.items())
+            if ind.passed is False
         ]
         return GateResult("failed", failed or ["the check did not pass"], report=report)
     return GateResult("passed", report=report)

@@ -60,12 +60,26 @@ class ReleaseKeys:
     manifest_rows: int
     skipped: dict[str, int] = field(default_factory=dict)
     pii_items: int = 0
+    pii_flags: npt.NDArray[np.bool_] | None = None  # per released item: PII was found
     collection_dates: tuple[str | None, str | None] = (None, None)
     latest_collected_at: str | None = None
 
     @property
     def count(self) -> int:
         return len(self.positions)
+
+    def drop(self, mask: npt.NDArray[np.bool_]) -> None:
+        """Leave the items where ``mask`` is set out of the release (pass one's keys must
+        be consumed already: only what pass two and the figures need is kept in step)."""
+        keep = ~mask
+        rows = self.positions if self.label_rows is None else self.label_rows
+        self.label_rows = rows[keep]
+        self.positions = self.positions[keep]
+        if self.lineage is not None:
+            self.lineage = self.lineage.filter(pa.array(keep))
+        if self.pii_flags is not None:
+            self.pii_flags = self.pii_flags[keep]
+            self.pii_items = int(self.pii_flags.sum())
 
 
 def read_labels(path: Path, spec: ProjectSpec, project: Project) -> pa.Table:
@@ -260,8 +274,10 @@ def load_keys(project: Project, spec: ProjectSpec) -> ReleaseKeys:
         stratum = stratum_ranks(_stratum(spec, pa.table({key: label_column(key)})))
 
     sizes = scan["size"][positions]
+    pii_flags = scan["has_pii"][positions]
     facts = {
-        "pii_items": int(scan["has_pii"][positions].sum()),
+        "pii_items": int(pii_flags.sum()),
+        "pii_flags": pii_flags,
         "collection_dates": (scan["first_date"], scan["last_date"]),
         "latest_collected_at": scan["last_collected"],
     }

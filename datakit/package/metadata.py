@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import jsonschema
@@ -41,23 +42,35 @@ def class_counts(
 ) -> dict[str, dict[str, int]]:
     """class → split → items (for multi-label, spans and boxes: items holding the class)."""
     f = spec.label_field
-    if f.type not in ("class", "classes", "spans", "boxes") or f.name not in items.column_names:
+    if f.name not in items.column_names:
         return {}
-    col = items.column(f.name)
+    return count_classes(f.type, spec.task.class_names, items.column(f.name), splits)
+
+
+def count_classes(
+    field_type: str,
+    class_names: Sequence[str],
+    col: pa.ChunkedArray | pa.Array,
+    splits: pa.ChunkedArray | pa.Array,
+) -> dict[str, dict[str, int]]:
+    """:func:`class_counts` from a label column of ``field_type``: what ``verify`` recounts
+    from the shards without the spec."""
+    if field_type not in ("class", "classes", "spans", "boxes"):
+        return {}
     if isinstance(col, pa.ChunkedArray):
         col = col.combine_chunks()
     if isinstance(splits, pa.ChunkedArray):
         splits = splits.combine_chunks()
-    if f.type == "class":
+    if field_type == "class":
         counts = _by_split(col, splits)
     else:
         parents = pc.list_parent_indices(col)
         flat = pc.list_flatten(col)
-        labels = flat if f.type == "classes" else pc.struct_field(flat, "label")
+        labels = flat if field_type == "classes" else pc.struct_field(flat, "label")
         pairs = pa.table({"p": parents, "v": labels}).group_by(["p", "v"]).aggregate([])
         counts = _by_split(pairs.column("v"), pc.take(splits, pairs.column("p")))
     # Declared classes always appear, with zero counts where absent.
-    ordered = {c: counts.get(c, {}) for c in spec.task.class_names}
+    ordered = {c: counts.get(c, {}) for c in class_names}
     ordered.update({k: v for k, v in counts.items() if k not in ordered})
     return ordered
 

@@ -7,6 +7,7 @@ import os
 import re
 import shutil
 import unicodedata
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -19,10 +20,20 @@ import pyarrow.parquet as pq
 
 from datakit import __version__
 from datakit.errors import InputError, ReleaseError
-from datakit.io import read_json, sha256_file, write_json, write_text
+from datakit.io import read_json, sha256_file, with_path, write_json, write_text
 from datakit.project import Project
 from datakit.spec.model import ProjectSpec
 
+from .balance import (
+    EXCLUDED_FILE,
+    LargeUnit,
+    SplitDeviationError,
+    SplitReport,
+    large_unit,
+    named_units,
+    planned_shares,
+    write_excluded,
+)
 from .figures import ReleaseFigures
 from .gate import GateResult, enforce_gate, file_sha256, prefetch_sha256
 from .inputs import ReleaseKeys, load_keys, release_memory
@@ -36,12 +47,12 @@ from .shards import (
     is_media,
     release_schema,
 )
-from .splits import assign_split_indices, split_names
+from .splits import Assignment, assign_split_indices, split_names
 from .splits import preload as preload_splits
 
 Layout = Literal["huggingface", "aihub"]
 Progress = Callable[[int, int | None], None]
-SPLIT_ALGORITHM = "datakit-units-fnv1a64-splitmix-midpoint/v1"
+SPLIT_ALGORITHM = "datakit-units-fnv1a64-splitmix-large-first-midpoint/v2"
 SUMS_FILE = "SHA256SUMS"
 METADATA_FILE = "metadata.json"
 TEXT_SHARD_BYTES = 256 << 20
@@ -62,6 +73,7 @@ class PackageResult:
     bytes: int
     release_date: str
     skipped: dict[str, int] = field(default_factory=dict)
+    split_report: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -76,6 +88,7 @@ class PackageResult:
             "files": self.files,
             "bytes": self.bytes,
             "skipped": self.skipped,
+            "split_report": self.split_report,
         }
 
 
@@ -118,6 +131,7 @@ def package(
     layouts: Iterable[Layout] = ("huggingface",),
     media: MediaMode = "embed",
     accept_failed_check: bool = False,
+    accept_split_deviation: bool = False,
     rows_per_shard: int | None = None,
     progress: Progress | None = None,
     engine: str | None = None,
@@ -125,9 +139,28 @@ def package(
     """Build a release of the project's labelled items. See docs/package.md.
 
     ``engine`` is ``local`` or ``spark`` (default: ``DATAKIT_ENGINE``, then the spec); both
-    give the same split per item, the same figures and a release that passes ``verify``."""
+    give the same split per item, the same figures and a release that passes ``verify``.
+
+    Raises :class:`~datakit.package.balance.SplitDeviationError` (exit 1) when a split's share
+    misses its ratio by more than ``splits.tolerance``, unless ``accept_split_deviation``."""
     spec = project.spec
     version = _check_version(version or spec.dataset.version)
+    layouts = list(layouts)
+    unknown = sorted(set(layouts) - {"huggingface", "aihub"})
+    if unknown:
+        raise InputError(
+            f"unknown layout {', '.join(map(repr, unknown))}",
+            field="layouts",
+            hint="layouts are huggingface (always written) and aihub",
+        )
+    if media not in ("embed", "reference"):
+        raise InputError(
+            f"unknown media mode {media!r}", field="media", hint="use 'embed' or 'reference'"
+        )
+    if rows_per_shard is not None and rows_per_shard < 1:
+        raise InputError(
+            f"rows_per_shard must be at least 1, not {rows_per_shard}", field="rows_per_shard"
+        )
     layout_names: list[str] = sorted({"huggingface", *layouts})
     final = project.paths.releases / version
     if final.exists():
@@ -149,6 +182,13 @@ def package(
         nonlocal gate
         gate = enforce_gate(project, accept_failed_check=accept_failed_check)
 
+    def split_check(report: SplitReport) -> SplitReport:
+        if report.within_tolerance:
+            return report
+        if accept_split_deviation:
+            return report.accepted()
+        raise SplitDeviationError(report)
+
     root = project.paths.releases
     root.mkdir(parents=True, exist_ok=True)
     for stale in root.glob(f".tmp-{version}-*"):  # left by an interrupted run
@@ -160,14 +200,24 @@ def package(
             from .spark import build_spark
 
             full_gate()
-            built = build_spark(project, spec, tmp, media, rows_per_shard, progress)
+            built = build_spark(project, spec, tmp, media, rows_per_shard, progress, split_check)
         else:
             built = build_local(
-                project, spec, tmp, media, rows_per_shard, progress, before_write=full_gate
+                project,
+                spec,
+                tmp,
+                media,
+                rows_per_shard,
+                progress,
+                before_write=full_gate,
+                split_check=split_check,
             )
         assert gate is not None
-        if built.leakage["total"]:  # pragma: no cover - the unit construction rules this out
+        allowed = built.leakage["near_duplicate"] if _ignores_links(spec) else 0
+        if built.leakage["total"] > allowed:  # pragma: no cover - the units rule this out
             raise ReleaseError(f"split leakage found: {built.leakage}")
+        if built.excluded_rows:
+            write_excluded(tmp / EXCLUDED_FILE, built.excluded_rows)
         date, date_source = release_date(spec, built.latest_collected_at)
         if "aihub" in layout_names:
             from .aihub import write_aihub_tree
@@ -184,8 +234,11 @@ def package(
         write_json(tmp / METADATA_FILE, meta)
         write_sums(tmp, {f["path"]: f["sha256"] for f in files})
         tmp.replace(final)
-    except BaseException:
+    except BaseException as exc:
         shutil.rmtree(tmp, ignore_errors=True)
+        named = with_path(exc, project.paths.rel(final))
+        if named is not exc:
+            raise named from exc
         raise
     split_sizes = built.split_sizes
     total_bytes = sum(f["bytes"] for f in files)
@@ -201,6 +254,7 @@ def package(
         bytes=total_bytes,
         release_date=date,
         skipped={k: v for k, v in built.skipped.items() if not k.startswith("_")},
+        split_report=built.split_report.to_dict(),
     )
     project.record_stage(
         "package",
@@ -208,6 +262,8 @@ def package(
             "version": version,
             "total": result.total,
             "splits": split_sizes,
+            "split_shares": built.split_report.achieved,
+            "split_deviation_accepted": built.split_report.accepted_deviation,
             "leakage": built.leakage["total"],
             "engine": engine_name,
             "quality": gate.state,
@@ -235,10 +291,16 @@ class BuiltRelease:
     mean_agreement: float | None
     mean_annotators: float | None
     units: int  # split units (connected groups, clusters, exact duplicates)
-    skipped: dict[str, int]  # not_ok, unlabelled, labels_not_released
+    skipped: dict[str, int]  # not_ok, unlabelled, labels_not_released, cross_group_…
     pii_items: int
+    split_report: SplitReport
+    excluded_rows: list[dict[str, Any]]  # items left out as cross-group near-duplicates
     collection_dates: tuple[str | None, str | None] = (None, None)
     latest_collected_at: str | None = None
+
+
+def _ignores_links(spec: ProjectSpec) -> bool:
+    return spec.splits.cross_group_near_duplicates == "ignore"
 
 
 def _no_items() -> ReleaseError:
@@ -256,6 +318,7 @@ def build_local(
     rows_per_shard: int | None,
     progress: Progress | None,
     before_write: Callable[[], None] | None = None,
+    split_check: Callable[[SplitReport], SplitReport] | None = None,
 ) -> BuiltRelease:
     """The local engine, in two passes. Pass one reduces the manifest and the label records to
     fixed-width keys and assigns the splits; pass two streams the manifest's content batch by
@@ -266,16 +329,30 @@ def build_local(
     if keys.count == 0:
         raise _no_items()
     release_memory()
-    split_idx, unit_key = assign_split_indices(
-        keys.item_hash, keys.keys, keys.stratum, spec.splits.ratios
+    got = assign_split_indices(
+        keys.item_hash,
+        keys.keys,
+        keys.stratum,
+        spec.splits.ratios,
+        cross_group=spec.splits.cross_group_near_duplicates,
     )
     names = split_names(spec.splits.ratios)
-    leakage = leakage_from_keys(keys.keys, split_idx)
-    counts = np.bincount(split_idx, minlength=len(names))
+    kept = ~got.excluded
+    leakage = leakage_from_keys([(v, ok & kept) for v, ok in keys.keys], got.item_split)
+    counts = np.bincount(got.item_split[kept], minlength=len(names))
     split_sizes = {s: int(counts[i]) for i, s in enumerate(names)}
-    units = int(np.unique(unit_key).size)
+    if not kept.any():
+        raise _no_items()
+    report, excluded_rows = _local_split_report(project, spec, keys, got, names, split_sizes)
+    if split_check is not None:  # refuse before any shard is written
+        report = split_check(report)
+    split_idx = got.item_split[kept] if got.excluded.any() else got.item_split
+    if got.excluded.any():
+        keys.drop(got.excluded)
+        keys.skipped = {**keys.skipped, "cross_group_near_duplicate": int(got.excluded.sum())}
+    units = got.units
     # Pass two needs none of the keys: free them before it starts.
-    del unit_key
+    del got
     keys.item_hash, keys.keys, keys.stratum = np.zeros(0, np.uint64), [], None
     release_memory()
     if before_write is not None:
@@ -299,12 +376,89 @@ def build_local(
         shards=shards,
         leakage=leakage,
         **figures.release_fields(spec),
+        split_report=report,
+        excluded_rows=excluded_rows,
         units=units,
         skipped=keys.skipped,
         pii_items=keys.pii_items,
         collection_dates=keys.collection_dates,
         latest_collected_at=keys.latest_collected_at,
     )
+
+
+def _local_split_report(
+    project: Project,
+    spec: ProjectSpec,
+    keys: ReleaseKeys,
+    got: Assignment,
+    names: list[str],
+    split_sizes: dict[str, int],
+) -> tuple[SplitReport, list[dict[str, Any]]]:
+    """The split report, with the group and cluster values of the large units and of the
+    excluded items read back from the manifest (and the label records) only when needed."""
+    plain = SplitReport(
+        planned_shares(spec.splits.ratios),
+        split_sizes,
+        spec.splits.tolerance,
+        spec.splits.cross_group_near_duplicates,
+    )
+    big = named_units(got.large_units, plain)
+    excluded = np.flatnonzero(got.excluded)
+    large: list[LargeUnit] = []
+    rows: list[dict[str, Any]] = []
+    if big or excluded.size:
+        ids, groups, clusters = _member_values(project, spec, keys)
+        for u in big:
+            members = np.flatnonzero(got.components == u["component"]).tolist()
+            large.append(
+                large_unit(
+                    u["size"],
+                    names[u["split"]],
+                    u["excess"],
+                    Counter(g for g in (groups[i] for i in members) if g is not None),
+                    Counter(c for c in (clusters[i] for i in members) if c is not None),
+                )
+            )
+        home: dict[str, str] = {}
+        for i in np.flatnonzero(~got.excluded).tolist():
+            c, g = clusters[i], groups[i]
+            if c is not None and g is not None:
+                home.setdefault(c, g)
+        for i in excluded.tolist():
+            c = clusters[i]
+            rows.append(
+                {"id": ids[i], "cluster": c, "group": groups[i], "home_group": home.get(c or "")}
+            )
+        rows.sort(key=lambda r: r["id"])
+    report = SplitReport(
+        plain.planned,
+        split_sizes,
+        plain.tolerance,
+        plain.cross_group_near_duplicates,
+        excluded=int(excluded.size),
+        large_units=tuple(large),
+    )
+    return report, rows
+
+
+def _member_values(
+    project: Project, spec: ProjectSpec, keys: ReleaseKeys
+) -> tuple[list[str], list[str | None], list[str | None]]:
+    """(id, group value, near-duplicate cluster) of every released item, as strings."""
+    pf = pq.ParquetFile(project.paths.manifest)
+    cols = [c for c in ("id", "group", "near_dup_cluster") if c in pf.schema_arrow.names]
+    m = pf.read(columns=cols).take(pa.array(keys.positions))
+    n = m.num_rows
+    ids = m.column("id").to_pylist()
+    groups = m.column("group").to_pylist() if "group" in cols else [None] * n
+    gf = spec.splits.group
+    if gf and gf in keys.labels.column_names:
+        rows = keys.positions if keys.label_rows is None else keys.label_rows
+        lg = keys.labels.column(gf).take(pa.array(rows)).cast(pa.string()).to_pylist()
+        groups = [g if g is not None else x for g, x in zip(groups, lg, strict=True)]
+    has_clusters = "near_dup_cluster" in cols
+    clusters = m.column("near_dup_cluster").to_pylist() if has_clusters else [None] * n
+    return ids, groups, clusters
 
 
 # -- shards ------------------------------------------------------------------------------
@@ -597,6 +751,7 @@ def _facts(
             "group": spec.splits.group,
             "algorithm": SPLIT_ALGORITHM,
             "units": built.units,
+            **built.split_report.to_dict(),
         },
         "leakage": built.leakage,
         "quality": gate.to_dict(),
@@ -613,6 +768,9 @@ def _facts(
                     if f.type in ("class", "classes", "spans", "boxes")
                     else ""
                 ),
+                "minimum": f.minimum,
+                "maximum": f.maximum,
+                "values": list(f.values),
             }
             for f in spec.fields
         ],

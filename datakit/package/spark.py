@@ -44,6 +44,7 @@ from datakit.project import Project
 from datakit.spec.model import ProjectSpec
 from datakit.tables import CONSENSUS_SCHEMA, MANIFEST_SCHEMA
 
+from .balance import SplitReport, large_unit, named_units, planned_shares
 from .figures import ReleaseFigures
 from .inputs import LINEAGE_SOURCE, require_manifest_columns
 from .leakage import LEAKAGE_KEYS
@@ -57,7 +58,7 @@ from .shards import (
     writer_options,
 )
 from .shards import shard_name as _shard_name
-from .splits import split_names, stable_hash64
+from .splits import large_unit_threshold, place_large_units, split_names, stable_hash64
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame, SparkSession
@@ -88,6 +89,7 @@ def build_spark(
     media: MediaMode,
     rows_per_shard: int | None,
     progress: Progress | None,
+    split_check: Callable[[SplitReport], SplitReport] | None = None,
 ) -> BuiltRelease:
     """The Spark engine: the release ``build_local`` builds, computed by Spark jobs."""
     from datakit.engine import spark_session
@@ -102,10 +104,11 @@ def build_spark(
     with _shuffle_partitions(spark, int(facts["rows"])):
         labels = _read_labels(spark, project, spec)
         keys, stats, skipped = _load_keys(project, manifest, labels, facts)
-        keys, units = _assign(spark, keys, spec, stats)
-        sizes = dict.fromkeys(split_names(spec.splits.ratios), 0)
-        for row in keys.groupBy("_split").count().collect():
-            sizes[row["_split"]] = int(row["count"])
+        got = _assign(spark, keys, spec, stats, split_check)
+        keys, units, sizes = got.keys, got.units, got.sizes
+        if got.excluded_rows:
+            skipped["cross_group_near_duplicate"] = len(got.excluded_rows)
+        pii_items = int(stats["pii"] or 0) - got.excluded_pii
         leakage = _leakage(keys, stats)
         shards, figures = _write_shards(
             spark, project, spec, keys, labels, out, schema, sizes, media, rows_per_shard, stats
@@ -118,9 +121,11 @@ def build_spark(
         shards=shards,
         leakage=leakage,
         **figures.release_fields(spec),
+        split_report=got.report,
+        excluded_rows=got.excluded_rows,
         units=units,
         skipped=skipped,
-        pii_items=int(stats["pii"] or 0),
+        pii_items=pii_items,
         collection_dates=(facts["first_date"], facts["last_date"]),
         latest_collected_at=facts["last_collected"],
     )
@@ -378,18 +383,101 @@ def _value_key(name: str, stats: Any) -> Column:
 # -- splits -------------------------------------------------------------------------------------
 
 
-def _assign(
-    spark: SparkSession, keys: DataFrame, spec: ProjectSpec, stats: Any
-) -> tuple[DataFrame, int]:
-    """(``keys`` with ``_split``, checkpointed; the number of distinct unit keys)."""
+@dataclass
+class _Assigned:
+    """``keys`` of the released items with ``_split`` (checkpointed), the split report and
+    the rows of the items left out as cross-group near-duplicates."""
+
+    keys: DataFrame
+    units: int
+    sizes: dict[str, int]
+    report: SplitReport
+    excluded_rows: list[dict[str, Any]]
+    excluded_pii: int
+
+
+def _unsigned(key: int) -> int:
+    """An ``_hkey`` (the item hash with its top bit flipped, as a signed long) as the
+    unsigned 64-bit hash the local engine orders by."""
+    return (int(key) & 0xFFFFFFFFFFFFFFFF) ^ (1 << 63)
+
+
+def _bridging(keys: DataFrame) -> DataFrame:
+    """``keys`` plus ``_home`` (the home group of the item's cluster when that cluster lies
+    across groups) and ``_away`` (the item is a copy outside the home group):
+    ``splits.bridging_members`` as aggregations."""
     from pyspark.sql import functions as F
 
+    both = keys.filter(F.col("_group").isNotNull() & F.col("near_dup_cluster").isNotNull())
+    runs = both.groupBy("near_dup_cluster", "_group").agg(
+        F.count(F.lit(1)).alias("_n"), F.min("_hkey").alias("_h")
+    )
+    home = (
+        runs.groupBy("near_dup_cluster")
+        .agg(
+            F.count(F.lit(1)).alias("_ng"),
+            F.min(F.struct((-F.col("_n")).alias("n"), F.col("_h").alias("h"), "_group")).alias(
+                "_best"
+            ),
+        )
+        .filter(F.col("_ng") > 1)
+        .select("near_dup_cluster", F.col("_best._group").alias("_home"))
+    )
+    away = (
+        F.col("_home").isNotNull()
+        & F.col("_group").isNotNull()
+        & (F.col("_group") != F.col("_home"))
+    )
+    return keys.join(home, "near_dup_cluster", "left").withColumn(
+        "_away", F.coalesce(away, F.lit(False))
+    )
+
+
+def _assign(
+    spark: SparkSession,
+    keys: DataFrame,
+    spec: ProjectSpec,
+    stats: Any,
+    split_check: Callable[[SplitReport], SplitReport] | None,
+) -> _Assigned:
+    """The split of every released item: the local rules (``splits.assign_split_indices``)
+    as Spark jobs, with the large units placed on the driver by the same function."""
+    from pyspark.sql import functions as F
+    from pyspark.sql.types import DoubleType, LongType, StringType, StructField, StructType
+
+    policy = spec.splits.cross_group_near_duplicates
+    excluded_rows: list[dict[str, Any]] = []
+    excluded_pii = 0
+    cluster_link = F.col("near_dup_cluster")
+    if policy != "together":
+        keys = _bridging(keys).localCheckpoint(eager=True)
+        if policy == "exclude":
+            away = (
+                keys.filter("_away")
+                .select("id", "near_dup_cluster", "_group", "_home", "_pii")
+                .orderBy("id")
+                .collect()
+            )
+            excluded_rows = [
+                {
+                    "id": r["id"],
+                    "cluster": r["near_dup_cluster"],
+                    "group": r["_group"],
+                    "home_group": r["_home"],
+                }
+                for r in away
+            ]
+            excluded_pii = sum(1 for r in away if r["_pii"])
+            keys = keys.filter(~F.col("_away"))
+        else:  # ignore: the copies stay, their cluster link is not followed
+            cluster_link = F.when(~F.col("_away"), F.col("near_dup_cluster"))
+        keys = keys.drop("_home")
     # Units: items sharing a value (sha256, group, cluster) are one connected component.
     links = None
     for kind, value in (
         ("s", _value_key("source_sha256", stats)),
         ("g", F.col("_group")),
-        ("c", F.col("near_dup_cluster")),
+        ("c", cluster_link),
     ):
         e = keys.select("_pos", F.concat(F.lit(kind + ":"), value).alias("_node"))
         links = e if links is None else links.unionByName(e)
@@ -403,6 +491,8 @@ def _assign(
         with _shuffle_partitions(spark, n_links):  # usually far fewer than the items
             comp = _components(links)
 
+    if "_away" in keys.columns:
+        keys = keys.drop("_away")
     item = keys.select("_pos", "_hkey", F.coalesce(F.col("_stratum"), F.lit("")).alias("_st"))
     if comp is None:
         singles, joined = item, None
@@ -432,24 +522,109 @@ def _assign(
     units = units.localCheckpoint(eager=True)
     n_units = int(units.agg(F.countDistinct("_key")).first()[0])  # type: ignore[index]
 
-    # Within a stratum, units in key order; the midpoint of a unit's item range picks the
-    # split: the number of ratio bounds at or below it (numpy's searchsorted, side=right).
+    # Large units first, placed on the driver by the local engine's function.
     names = split_names(spec.splits.ratios)
-    weights = np.array([spec.splits.ratios[s] for s in names], dtype=np.float64)
-    bounds = [float(b) for b in np.cumsum(weights / weights.sum())[:-1]]
-    ranked = _running_total(spark, units, "_stratum", ["_key", "_comp"], "_size", "_cum")
+    totals = {
+        r["_stratum"]: int(r["_t"])
+        for r in units.groupBy("_stratum").agg(F.sum("_size").alias("_t")).collect()
+    }
+    limits = spark.createDataFrame(
+        [(st, large_unit_threshold(t, spec.splits.ratios)) for st, t in totals.items()],
+        StructType([StructField("_stratum", StringType()), StructField("_limit", DoubleType())]),
+    )
+    units = units.join(F.broadcast(limits), "_stratum").withColumn(
+        "_large", F.col("_size").cast("double") > F.col("_limit")
+    )
+    large_rows = units.filter("_large").select("_comp", "_stratum", "_size", "_key").collect()
+    large_rows.sort(key=lambda r: r["_comp"])
+    placement = place_large_units(
+        totals,
+        [(r["_stratum"], int(r["_size"]), _unsigned(r["_key"])) for r in large_rows],
+        spec.splits.ratios,
+    )
+    large_split = spark.createDataFrame(
+        [(int(r["_comp"]), names[j]) for r, j in zip(large_rows, placement.splits, strict=True)],
+        StructType([StructField("_comp", LongType()), StructField("_split", StringType())]),
+    )
+
+    # The rest: within a stratum, units in key order; the midpoint of a unit's item range
+    # against the stratum's remaining deficits (numpy's searchsorted, side=right).
+    k = len(names)
+    bound_cols = [f"_b{i}" for i in range(k - 1)]
+    bounds = spark.createDataFrame(
+        [(st, *placement.bounds[st]) for st in totals],
+        StructType(
+            [StructField("_stratum", StringType())]
+            + [StructField(c, DoubleType()) for c in bound_cols]
+        ),
+    )
+    small = units.filter(~F.col("_large")).drop("_large", "_limit")
+    ranked = _running_total(spark, small, "_stratum", ["_key", "_comp"], "_size", "_cum")
     size = F.col("_size").cast("double")
     mid = (F.col("_cum").cast("double") - size / F.lit(2.0)) / F.col("_total").cast("double")
     index = F.lit(0)
-    for b in bounds:
-        index = index + F.when(F.lit(b) <= mid, 1).otherwise(0)
-    unit_split = ranked.select(
+    for c in bound_cols:
+        index = index + F.when(F.col(c) <= mid, 1).otherwise(0)
+    small_split = ranked.join(F.broadcast(bounds), "_stratum").select(
         "_comp", F.element_at(F.array(*(F.lit(s) for s in names)), index + 1).alias("_split")
     )
+    unit_split = small_split.unionByName(large_split)
     comp_of = F.col("_pos") if comp is None else F.coalesce("_lab", "_pos")
     item_comp = item.select("_pos", comp_of.alias("_comp"))
-    item_split = item_comp.join(unit_split.hint("merge"), "_comp").drop("_comp")
-    return keys.join(item_split.hint("merge"), "_pos").localCheckpoint(eager=True), n_units
+    item_split = item_comp.join(unit_split.hint("merge"), "_comp")
+    keys = keys.join(item_split.hint("merge"), "_pos").localCheckpoint(eager=True)
+    sizes = dict.fromkeys(names, 0)
+    for row in keys.groupBy("_split").count().collect():
+        sizes[row["_split"]] = int(row["count"])
+
+    plain = SplitReport(
+        planned_shares(spec.splits.ratios),
+        sizes,
+        spec.splits.tolerance,
+        policy,
+        excluded=len(excluded_rows),
+    )
+    large = [
+        {
+            "component": int(r["_comp"]),
+            "key": _unsigned(r["_key"]),
+            "size": int(r["_size"]),
+            "split": int(j),
+            "excess": float(x),
+        }
+        for r, j, x in zip(large_rows, placement.splits, placement.excess, strict=True)
+    ]
+    named = []
+    for u in named_units(large, plain):
+        members = keys.join(
+            item_comp.filter(F.col("_comp") == u["component"]).select("_pos"), "_pos", "left_semi"
+        )
+        values = {}
+        for col in ("_group", "near_dup_cluster"):
+            values[col] = {
+                r[col]: int(r["count"])
+                for r in members.filter(F.col(col).isNotNull()).groupBy(col).count().collect()
+            }
+        named.append(
+            large_unit(
+                u["size"],
+                names[u["split"]],
+                u["excess"],
+                values["_group"],
+                values["near_dup_cluster"],
+            )
+        )
+    report = SplitReport(
+        plain.planned,
+        sizes,
+        plain.tolerance,
+        policy,
+        excluded=len(excluded_rows),
+        large_units=tuple(named),
+    )
+    if split_check is not None:
+        report = split_check(report)
+    return _Assigned(keys, n_units, sizes, report, excluded_rows, excluded_pii)
 
 
 def _components(links: DataFrame) -> DataFrame:

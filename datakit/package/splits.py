@@ -1,25 +1,42 @@
 """Split assignment: a pure function of (item ids, groups, clusters, hashes, strata, ratios, seed).
 
-The algorithm, so that any engine (this one on Arrow/numpy, a later one on Spark running the
-same numpy code in a pandas UDF) gives the identical assignment:
+The algorithm, so that every engine (this one on numpy, the Spark one as DataFrame jobs that
+call the same placement function on the driver) gives the identical assignment:
 
-1. **Units.** Items that share an exact content hash (``sha256``), a group value (speaker,
+1. **Cross-group near-duplicates** (``splits.cross_group_near_duplicates``). A near-duplicate
+   cluster whose members carry two or more group values *bridges* those groups. Its *home*
+   group is the one holding most of its members (ties: the group whose member has the
+   smallest item hash). With ``exclude`` (the default) the members outside the home group
+   are left out of the release and listed; with ``ignore`` they stay but their cluster link
+   is not followed (the leakage figure counts them); with ``together`` every link is kept,
+   as before (one unit may then swallow most of the data).
+2. **Units.** Items that share an exact content hash (``sha256``), a group value (speaker,
    document, …) or a near-duplicate cluster are joined (connected components). A unit never
    straddles two splits.
-2. **Unit key.** Every item gets ``stable_hash64(f"{seed}:{id}")`` (FNV-1a 64 over the UTF-8
+3. **Unit key.** Every item gets ``stable_hash64(f"{seed}:{id}")`` (FNV-1a 64 over the UTF-8
    bytes, then the splitmix64 finaliser). A unit's key is the minimum over its members, so it
    does not depend on input order.
-3. **Stratum.** A unit's stratum is the most common stratum value among its members (ties:
+4. **Stratum.** A unit's stratum is the most common stratum value among its members (ties:
    the smallest value; null is its own stratum).
-4. **Assignment.** Within each stratum, units are ordered by key; walking them in that order,
-   a unit goes to the split whose cumulative ratio interval holds the midpoint of the unit's
-   item range. Ratios are met per stratum up to one unit.
+5. **Large units first** (:func:`place_large_units`). Within each stratum, the units larger
+   than ``LARGE_UNIT_SHARE`` of the smallest split's target are placed one by one, largest
+   first (ties: unit key), each in the split with the largest remaining deficit, counted in
+   its stratum plus over all strata placed so far (ties: the stratum's deficit, then split
+   order): the stratum keeps its ratios, and rounding in many small strata cannot add up.
+6. **The rest in key order.** The remaining units of a stratum are walked by key; a unit goes
+   to the split whose cumulative interval holds the midpoint of the unit's item range, the
+   intervals being the splits' remaining deficits. Each split then misses its share by at
+   most about one small unit, i.e. ``LARGE_UNIT_SHARE`` of its smallest target.
+
+A unit that is larger than what its split still needed *overflows*; it is reported with its
+size, and the package stage refuses a release whose shares miss ``splits.tolerance``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -252,10 +269,12 @@ def stratum_ranks(values: pa.Array | pa.ChunkedArray) -> npt.NDArray[np.int64]:
 def unit_key_codes(
     table: pa.Table, columns: Sequence[str] = ("sha256", "group", "near_dup_cluster")
 ) -> list[npt.NDArray[np.int64]]:
-    """Integer codes (-1 for null) of the unit columns present in ``table``."""
+    """Integer codes (-1 for null) of the unit columns, in ``columns`` order; a column that
+    ``table`` lacks is all null."""
     codes = []
     for c in columns:
         if c not in table.column_names:
+            codes.append(np.full(table.num_rows, -1, dtype=np.int64))
             continue
         fast = sha256_codes(table.column(c)) if c == "sha256" else None
         codes.append(fast if fast is not None else _codes(table.column(c)))
@@ -343,64 +362,243 @@ def _order_by(primary: npt.NDArray[np.int64], secondary: npt.NDArray[Any]) -> np
     return order[np.argsort(narrow, kind="stable")]
 
 
+LARGE_UNIT_SHARE = 0.1  # a unit above this share of its stratum's smallest split target is "large"
+CrossGroupPolicy = Literal["exclude", "ignore", "together"]
+CROSS_GROUP_POLICIES: tuple[str, ...] = ("exclude", "ignore", "together")
+
+
+def split_weights(ratios: Mapping[str, float]) -> npt.NDArray[np.float64]:
+    """The ratios of :func:`split_names`, normalised to sum to 1."""
+    w = np.array([ratios[s] for s in split_names(ratios)], dtype=np.float64)
+    return np.asarray(w / w.sum(), dtype=np.float64)
+
+
+def large_unit_threshold(stratum_total: int, ratios: Mapping[str, float]) -> float:
+    """Units of more items than this (in a stratum of ``stratum_total`` items) are placed
+    first, by :func:`place_large_units`."""
+    return float(LARGE_UNIT_SHARE * float(split_weights(ratios).min()) * stratum_total)
+
+
+@dataclass(frozen=True)
+class Placement:
+    """What :func:`place_large_units` decided: the split of each large unit, how many items
+    it put beyond what that split still needed (0 when it fitted), and per stratum the
+    cumulative bounds of the remaining deficits, which the walk over the small units uses."""
+
+    splits: list[int]
+    excess: list[float]
+    bounds: dict[Any, list[float]]
+
+
+def place_large_units(
+    strata_totals: Mapping[Any, int],
+    large: Sequence[tuple[Any, int, int]],
+    ratios: Mapping[str, float],
+) -> Placement:
+    """Place the large units ``(stratum, size, unit key)`` and derive the small-unit bounds.
+
+    A pure function of its arguments, called by both engines on the driver: strata are
+    visited in sorted order (the local engine's stratum ranks and the Spark engine's stratum
+    strings sort alike), large units largest first (ties: key), each into the split with the
+    largest remaining deficit in its stratum plus over all strata so far (ties: the stratum's
+    deficit, then split order)."""
+    w = split_weights(ratios)
+    k = len(w)
+    global_deficit = np.zeros(k, dtype=np.float64)  # over the strata visited so far
+    by_stratum: dict[Any, list[int]] = {}
+    for i, (st, _size, _key) in enumerate(large):
+        by_stratum.setdefault(st, []).append(i)
+    splits = [0] * len(large)
+    excess = [0.0] * len(large)
+    bounds: dict[Any, list[float]] = {}
+    for st in sorted(strata_totals):
+        deficit = w * float(strata_totals[st])
+        global_deficit += deficit
+        placed = 0.0
+        for i in sorted(by_stratum.get(st, ()), key=lambda i: (-large[i][1], large[i][2])):
+            size = float(large[i][1])
+            j = max(range(k), key=lambda j: (deficit[j] + global_deficit[j], deficit[j], -j))
+            splits[i] = j
+            excess[i] = max(0.0, size - max(0.0, float(deficit[j])))
+            deficit[j] -= size
+            global_deficit[j] -= size
+            placed += size
+        room = np.clip(deficit, 0.0, None)
+        share = room / room.sum() if room.sum() > 0 else w
+        bounds[st] = [float(b) for b in np.cumsum(share)[:-1]]
+        # the small units will fill the room in these shares: count them in before the next
+        # stratum, so only what this stratum really over- or under-fills carries over
+        global_deficit -= share * (float(strata_totals[st]) - placed)
+    return Placement(splits, excess, bounds)
+
+
+def bridging_members(
+    group: tuple[npt.NDArray[Any], npt.NDArray[np.bool_]],
+    cluster: tuple[npt.NDArray[Any], npt.NDArray[np.bool_]],
+    item_hash: npt.NDArray[np.uint64],
+) -> npt.NDArray[np.bool_]:
+    """Items of a near-duplicate cluster that lies across groups and that are not in the
+    cluster's home group (the group holding most of its members; ties: the group whose member
+    has the smallest item hash). Items without a group or a cluster never bridge."""
+    gv, g_ok = group
+    cv, c_ok = cluster
+    n = len(item_hash)
+    out: npt.NDArray[np.bool_] = np.zeros(n, dtype=bool)
+    both = np.flatnonzero(g_ok & c_ok)
+    if both.size < 2:
+        return out
+    both = both[maybe_repeated(cv[both])]  # a cluster seen once bridges nothing
+    if both.size < 2:
+        return out
+    c = dictionary_np(cv[both])
+    g = dictionary_np(gv[both])
+    h = item_hash[both]
+    # (cluster, group) runs: member count and smallest member hash
+    order = np.lexsort((h, g, c))
+    cs, gs, hs = c[order], g[order], h[order]
+    run = np.r_[True, (cs[1:] != cs[:-1]) | (gs[1:] != gs[:-1])]
+    starts = np.flatnonzero(run)
+    count = np.diff(np.r_[starts, cs.size])
+    run_c, run_g, run_h = cs[starts], gs[starts], hs[starts]  # hs sorted within a run: min
+    groups_per_cluster = np.bincount(run_c)
+    bridged = groups_per_cluster[run_c] > 1
+    if not bridged.any():
+        return out
+    # home run per cluster: most members, then smallest member hash
+    best = np.lexsort((run_h, -count, run_c))
+    first = np.r_[True, run_c[best][1:] != run_c[best][:-1]]
+    home_group = np.full(int(run_c.max()) + 1, -1, dtype=np.int64)
+    home_group[run_c[best][first]] = run_g[best][first]
+    away = (groups_per_cluster[c] > 1) & (g != home_group[c])
+    out[both[away]] = True
+    return out
+
+
+def dictionary_np(values: npt.NDArray[Any]) -> npt.NDArray[np.int64]:
+    """Dense codes of a numpy key array (equal values, equal codes)."""
+    _, inv = np.unique(values, return_inverse=True)
+    return np.asarray(inv, dtype=np.int64).reshape(len(values))
+
+
+@dataclass
+class Assignment:
+    """The split of every item (index into ``split_names``; -1: left out of the release as a
+    cross-group near-duplicate), its unit key, and the large units as placed: their
+    component label (an item position), size, stratum, split and excess."""
+
+    item_split: npt.NDArray[np.int64]
+    unit_key: npt.NDArray[np.uint64]
+    excluded: npt.NDArray[np.bool_]
+    large_units: list[dict[str, Any]]
+    units: int
+    components: npt.NDArray[np.int64]
+
+
 def assign_split_indices(
     item_hash: npt.NDArray[np.uint64],
     keys: Sequence[Any],
     item_stratum: npt.NDArray[np.int64] | None,
     ratios: Mapping[str, float],
-) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.uint64]]:
-    """The assignment on plain arrays: (split index into ``split_names(ratios)``, unit key)
-    per item. ``item_hash`` is ``stable_hash64(ids, seed)``; ``keys`` as for
+    *,
+    cross_group: CrossGroupPolicy = "exclude",
+) -> Assignment:
+    """The assignment on plain arrays. ``item_hash`` is ``stable_hash64(ids, seed)``;
+    ``keys`` the (values, valid) pairs of sha256, group and near-duplicate cluster, as for
     :func:`components`; ``item_stratum`` from :func:`stratum_ranks` (None: one stratum)."""
     n = len(item_hash)
-    names = split_names(ratios)
+    excluded: npt.NDArray[np.bool_] = np.zeros(n, dtype=bool)
+    keys = [k if isinstance(k, tuple) else (k, k >= 0) for k in keys]
+    if cross_group != "together" and len(keys) >= 3:
+        away = bridging_members(keys[1], keys[2], item_hash)
+        if away.any():
+            cv, c_ok = keys[2]
+            if cross_group == "exclude":
+                excluded = away
+                keys = [(v, ok & ~away) for v, ok in keys]  # excluded items link nothing
+            else:  # ignore: keep the items, do not follow their cluster link
+                keys = [*keys[:2], (cv, c_ok & ~away), *keys[3:]]
     comp = components(keys, n)
     if item_stratum is None:
         item_stratum = np.zeros(n, dtype=np.int64)
+    live = np.flatnonzero(~excluded)
 
     # Order-free unit key: the smallest member hash.
     unit_key = np.full(n, np.iinfo(np.uint64).max, dtype=np.uint64)
-    np.minimum.at(unit_key, comp, item_hash)
+    np.minimum.at(unit_key, comp[live], item_hash[live])
     key = unit_key[comp]
 
     # Majority stratum per unit: sort items by (unit, stratum), count runs.
-    order = np.lexsort((item_stratum, comp))
-    c_sorted, s_sorted = comp[order], item_stratum[order]
+    lc, ls = comp[live], item_stratum[live]
+    order = np.lexsort((ls, lc))
+    c_sorted, s_sorted = lc[order], ls[order]
     run_start = np.r_[True, (c_sorted[1:] != c_sorted[:-1]) | (s_sorted[1:] != s_sorted[:-1])]
     starts = np.flatnonzero(run_start)
-    run_len = np.diff(np.r_[starts, n])
+    run_len = np.diff(np.r_[starts, live.size])
     run_comp, run_strat = c_sorted[starts], s_sorted[starts]
-    del order, c_sorted, s_sorted, run_start, starts  # peak memory: keep few n-sized arrays
+    del order, c_sorted, s_sorted, run_start, starts, lc, ls  # peak memory
     # Best run per unit: largest count, then smallest stratum code.
     best = np.lexsort((run_strat, -run_len, run_comp))
     first = np.r_[True, run_comp[best][1:] != run_comp[best][:-1]]
     chosen = best[first]
     unit_comp = run_comp[chosen]  # sorted unit labels
     unit_stratum = run_strat[chosen]
-    unit_size = np.bincount(comp, minlength=n)[unit_comp]
+    unit_size = np.bincount(comp[live], minlength=n)[unit_comp]
     unit_k = unit_key[unit_comp]
     del best, first, chosen, run_len, run_comp, run_strat, unit_key
 
-    # Within each stratum, walk units by key; the midpoint of each unit's item range decides.
-    u_order = _order_by(unit_stratum, unit_k)
-    st, sz = unit_stratum[u_order], unit_size[u_order].astype(np.float64)
-    cum = np.cumsum(sz)
-    new_stratum = np.r_[True, st[1:] != st[:-1]]
-    grp = np.cumsum(new_stratum) - 1
-    base = np.r_[0.0, cum][np.flatnonzero(new_stratum)][grp]
-    total = np.bincount(grp, weights=sz)[grp]
-    mid = (cum - base - sz / 2.0) / total
-    weights = np.array([ratios[s] for s in names], dtype=np.float64)
-    bounds = np.cumsum(weights / weights.sum())[:-1]
-    unit_split_sorted = np.searchsorted(bounds, mid, side="right")
-    del st, sz, cum, new_stratum, grp, base, total, mid
-    unit_split = np.empty_like(unit_split_sorted)
-    unit_split[u_order] = unit_split_sorted
+    # Large units first, by the shared placement function.
+    totals = np.bincount(unit_stratum, weights=unit_size)
+    strata = np.flatnonzero(totals > 0)
+    thresholds = np.zeros(totals.size)
+    for st in strata.tolist():
+        thresholds[st] = large_unit_threshold(int(totals[st]), ratios)
+    is_large = unit_size > thresholds[unit_stratum]
+    large_idx = np.flatnonzero(is_large)
+    placement = place_large_units(
+        {int(st): int(totals[st]) for st in strata.tolist()},
+        [(int(unit_stratum[u]), int(unit_size[u]), int(unit_k[u])) for u in large_idx.tolist()],
+        ratios,
+    )
+    unit_split = np.zeros(unit_comp.size, dtype=np.int64)
+    unit_split[large_idx] = np.asarray(placement.splits, dtype=np.int64)
+
+    # The rest: within each stratum, walk units by key against the remaining deficits.
+    small = np.flatnonzero(~is_large)
+    if small.size:
+        s_strat, s_key = unit_stratum[small], unit_k[small]
+        u_order = small[_order_by(s_strat, s_key)]
+        st, sz = unit_stratum[u_order], unit_size[u_order].astype(np.float64)
+        cum = np.cumsum(sz)
+        new_stratum = np.r_[True, st[1:] != st[:-1]]
+        grp = np.cumsum(new_stratum) - 1
+        base = np.r_[0.0, cum][np.flatnonzero(new_stratum)][grp]
+        total = np.bincount(grp, weights=sz)[grp]
+        mid = (cum - base - sz / 2.0) / total
+        split_sorted = np.zeros(u_order.size, dtype=np.int64)
+        heads = np.flatnonzero(new_stratum)
+        ends = np.r_[heads[1:], u_order.size]
+        for h0, h1 in zip(heads.tolist(), ends.tolist(), strict=True):
+            b = np.asarray(placement.bounds[int(st[h0])], dtype=np.float64)
+            split_sorted[h0:h1] = np.searchsorted(b, mid[h0:h1], side="right")
+        unit_split[u_order] = split_sorted
+        del st, sz, cum, new_stratum, grp, base, total, mid
 
     split_of_comp = np.zeros(n, dtype=np.int64)
     split_of_comp[unit_comp] = unit_split
     item_split = split_of_comp[comp]
-    return item_split, key
+    item_split[excluded] = -1
+    large_units = [
+        {
+            "component": int(unit_comp[u]),
+            "key": int(unit_k[u]),
+            "size": int(unit_size[u]),
+            "stratum": int(unit_stratum[u]),
+            "split": int(placement.splits[i]),
+            "excess": float(placement.excess[i]),
+        }
+        for i, u in enumerate(large_idx.tolist())
+    ]
+    return Assignment(item_split, key, excluded, large_units, int(unit_comp.size), comp)
 
 
 def assign_splits(
@@ -408,12 +606,14 @@ def assign_splits(
     *,
     ratios: Mapping[str, float],
     seed: int,
+    cross_group: CrossGroupPolicy = "exclude",
 ) -> pa.Table:
     """Assign every row of ``table`` to a split.
 
     ``table`` has a string column ``id`` (unique) and optional string columns ``sha256``,
     ``group``, ``near_dup_cluster`` (units) and ``stratum``. Returns a table with the input's
-    row order and columns ``id``, ``unit`` (the unit key, uint64) and ``split``.
+    row order and columns ``id``, ``unit`` (the unit key, uint64) and ``split`` (null for an
+    item left out as a cross-group near-duplicate).
     """
     n = table.num_rows
     names = split_names(ratios)
@@ -421,17 +621,19 @@ def assign_splits(
         return pa.table(
             {
                 "id": pa.array([], pa.string()),
-                "unit": pa.array([], pa.string()),
+                "unit": pa.array([], pa.uint64()),
                 "split": pa.array([], pa.string()),
             }
         )
-    item_split, key = assign_split_indices(
+    got = assign_split_indices(
         stable_hash64(table.column("id"), seed),
         unit_key_codes(table),
         stratum_ranks(table.column("stratum")) if "stratum" in table.column_names else None,
         ratios,
+        cross_group=cross_group,
     )
     split_arr = pa.DictionaryArray.from_arrays(
-        pa.array(item_split.astype(np.int32)), pa.array(names, pa.string())
+        pa.array(got.item_split.astype(np.int32), mask=got.excluded),
+        pa.array(names, pa.string()),
     ).cast(pa.string())
-    return pa.table({"id": table.column("id"), "unit": pa.array(key), "split": split_arr})
+    return pa.table({"id": table.column("id"), "unit": pa.array(got.unit_key), "split": split_arr})

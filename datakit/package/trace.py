@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from datakit.errors import InputError
+from datakit.io import csv_safe
 from datakit.project import Project
 
 from .gate import evaluate_gate
@@ -115,13 +116,14 @@ def _findings(project: Project, item_id: str) -> list[dict[str, Any]]:
         if path.suffix not in (".jsonl", ".csv") or not path.is_file():
             continue
         quoted = json.dumps(item_id, ensure_ascii=False)
+        as_cell = csv_safe(item_id)  # how the error lists write an id like "=r1" ("'=r1")
         with path.open(encoding="utf-8", errors="replace") as fh:
             for n, line in enumerate(fh, 1):
                 if item_id not in line:
                     continue
                 cells = {c.strip().strip('"') for c in line.rstrip("\n").split(",")}
                 if (path.suffix == ".jsonl" and quoted in line) or (
-                    path.suffix == ".csv" and item_id in cells
+                    path.suffix == ".csv" and (item_id in cells or as_cell in cells)
                 ):
                     entry: dict[str, Any] = {"file": project.paths.rel(path), "line": n}
                     try:

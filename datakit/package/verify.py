@@ -145,6 +145,7 @@ def verify_release(path: str | Path) -> VerifyReport:
                 "shards", f"data/{split}-*", f"{len(files)} shard(s) found, names say {expected}"
             )
     key_cols = ["id", "source_sha256", "near_dup_cluster"]
+    label_parts: list[tuple[Any, str]] = []
     group = (meta.get("splits") or {}).get("group")
     tables = []
     for split, files in sorted(per_split.items()):
@@ -157,6 +158,11 @@ def verify_release(path: str | Path) -> VerifyReport:
                 report.add("shards", rel, f"cannot read ({exc})")
                 continue
             rows += t.num_rows
+            if meta:
+                _check_shard(report, rel, t, meta)
+                label = (meta.get("task") or {}).get("label_field")
+                if label and label in t.column_names:
+                    label_parts.append((t.column(label), split))
             cols = [c for c in [*key_cols, group] if c and c in t.column_names]
             part = t.select(cols)
             if group and group in part.column_names:
@@ -167,6 +173,7 @@ def verify_release(path: str | Path) -> VerifyReport:
             tables.append(part)
         report.rows[split] = rows
     report.checks["shards"] = len(report.problems) == n_before
+    report.checks["values"] = not any(p.check == "values" for p in report.problems)
     n_before = len(report.problems)
 
     counts = (meta.get("counts") or {}).get("splits") or {}
@@ -186,6 +193,8 @@ def verify_release(path: str | Path) -> VerifyReport:
         ids = allrows.column("id")
         if pc.count_distinct(ids).as_py() != len(ids):
             report.add("counts", "id", "an item id occurs more than once")
+    if meta and label_parts:
+        _check_class_counts(report, meta, label_parts)
     report.checks["counts"] = len(report.problems) == n_before
     n_before = len(report.problems)
 
@@ -204,7 +213,9 @@ def verify_release(path: str | Path) -> VerifyReport:
         }
         figures["total"] = sum(figures.values())
         report.leakage = figures
-        if figures["total"]:
+        # with cross_group_near_duplicates: ignore, near-duplicate leakage is recorded, not banned
+        ignored = (meta.get("splits") or {}).get("cross_group_near_duplicates") == "ignore"
+        if figures["total"] - (figures["near_duplicate"] if ignored else 0):
             report.add("leakage", "splits", f"items shared between splits: {figures}")
         recorded = meta.get("leakage")
         if isinstance(recorded, dict) and recorded.get("total") != figures["total"]:
@@ -214,4 +225,135 @@ def verify_release(path: str | Path) -> VerifyReport:
                 f"records leakage {recorded.get('total')}, shards give {figures['total']}",
             )
     report.checks["leakage"] = len(report.problems) == n_before
+    n_before = len(report.problems)
+
+    # 5. split shares: what the shards hold against the plan and the recorded figures.
+    if meta.get("splits") and report.checks.get("metadata") is not False:
+        _check_shares(report, root, meta["splits"])
+    report.checks["split shares"] = len(report.problems) == n_before
     return report
+
+
+def _check_shard(report: VerifyReport, rel: str, table: Any, meta: dict[str, Any]) -> None:
+    """One shard against the release's Arrow schema (metadata ``columns``) and value rules
+    (metadata ``fields`` and ``task``): classes, choices, ranges, required values."""
+    import pyarrow.compute as pc
+
+    def same(t: Any) -> str:  # Parquet names a list's child "element", Arrow "item"
+        return str(t).replace("list<element: ", "list<item: ")
+
+    columns = [(c.get("name"), same(c.get("arrow_type"))) for c in meta.get("columns") or []]
+    have = [(f.name, same(f.type)) for f in table.schema]
+    if columns and have != columns:
+        report.add("values", rel, f"schema {have} differs from metadata.json columns {columns}")
+        return
+    classes = set((meta.get("task") or {}).get("classes") or [])
+    for f in meta.get("fields") or []:
+        name, kind = f.get("name"), f.get("type")
+        if name not in table.column_names:
+            continue
+        col = table.column(name)
+        if f.get("required") and col.null_count:
+            report.add("values", f"{rel}:{name}", f"{col.null_count} rows lack a required value")
+        allowed: set[str] = set()
+        values: Any = None
+        if kind == "class":
+            allowed, values = classes, col
+        elif kind == "classes":
+            allowed, values = classes, pc.list_flatten(col)
+        elif kind in ("spans", "boxes"):
+            allowed, values = classes, pc.struct_field(pc.list_flatten(col), "label")
+        elif kind == "choice" and f.get("values"):
+            allowed, values = set(f["values"]), col
+        if values is not None and allowed:
+            found = set(pc.unique(values.drop_null()).to_pylist()) - allowed
+            if found:
+                report.add(
+                    "values",
+                    f"{rel}:{name}",
+                    f"values outside the declared ones: {', '.join(sorted(map(str, found))[:5])}",
+                )
+        lo, hi = f.get("minimum"), f.get("maximum")
+        if (lo is None and hi is None) or kind not in ("integer", "number", "string"):
+            continue
+        measured = pc.utf8_length(col) if kind == "string" else col
+        if measured.null_count == len(measured):
+            continue
+        mm = pc.min_max(measured)
+        if lo is not None and mm["min"].as_py() < lo:
+            report.add("values", f"{rel}:{name}", f"{mm['min'].as_py()} is below the minimum {lo}")
+        if hi is not None and mm["max"].as_py() > hi:
+            report.add("values", f"{rel}:{name}", f"{mm['max'].as_py()} is above the maximum {hi}")
+
+
+def _check_class_counts(
+    report: VerifyReport, meta: dict[str, Any], parts: list[tuple[Any, str]]
+) -> None:
+    """Class → split counts recounted from the shards against ``counts.classes``."""
+    import numpy as np
+    import pyarrow as pa
+
+    from .metadata import count_classes
+
+    task = meta.get("task") or {}
+    label = task.get("label_field")
+    kind = next((f.get("type") for f in meta.get("fields") or [] if f.get("name") == label), None)
+    if kind is None:
+        return
+    cols = [c.combine_chunks() if hasattr(c, "combine_chunks") else c for c, _ in parts]
+    values = pa.concat_arrays(cols)
+    names = sorted({split for _, split in parts})
+    codes = np.repeat([names.index(split) for _, split in parts], [len(c) for c in cols])
+    splits = pa.DictionaryArray.from_arrays(pa.array(codes, pa.int32()), pa.array(names))
+    got = count_classes(kind, task.get("classes") or [], values, splits)
+    recorded = (meta.get("counts") or {}).get("classes") or {}
+    if got != recorded:
+        differ = sorted(k for k in set(got) | set(recorded) if got.get(k) != recorded.get(k))
+        report.add(
+            "counts",
+            "classes",
+            "class counts in the shards differ from metadata.json for "
+            + ", ".join(f"{k} ({got.get(k)} vs {recorded.get(k)})" for k in differ[:5]),
+        )
+
+
+def _check_shares(report: VerifyReport, root: Path, recorded: dict[str, Any]) -> None:
+    from .balance import EXCLUDED_FILE, SplitReport
+
+    try:
+        claimed = SplitReport.from_dict(recorded)
+    except (KeyError, TypeError, ValueError) as exc:
+        report.add("split shares", METADATA_FILE, f"splits section unreadable ({exc})")
+        return
+    actual = SplitReport(
+        claimed.planned,
+        {s: report.rows.get(s, 0) for s in claimed.planned},
+        claimed.tolerance,
+        claimed.cross_group_near_duplicates,
+    )
+    for s in claimed.planned:
+        if abs(actual.achieved[s] - claimed.achieved[s]) > 1e-6:
+            report.add(
+                "split shares",
+                s,
+                f"shards hold {actual.achieved[s]:.4%}, metadata says {claimed.achieved[s]:.4%}",
+            )
+    if actual.outside and not claimed.accepted_deviation:
+        misses = ", ".join(
+            f"{s} {actual.achieved[s]:.1%} (plan {actual.planned[s]:.1%})" for s in actual.outside
+        )
+        report.add(
+            "split shares",
+            "splits",
+            f"outside the tolerance of {claimed.tolerance:g} and not accepted: {misses}",
+        )
+    listed = root / EXCLUDED_FILE
+    n_listed = (
+        len(listed.read_text(encoding="utf-8-sig").splitlines()) - 1 if listed.is_file() else 0
+    )
+    if n_listed != claimed.excluded:
+        report.add(
+            "split shares",
+            EXCLUDED_FILE,
+            f"lists {n_listed} left-out items, metadata says {claimed.excluded}",
+        )

@@ -48,6 +48,9 @@ _STRUCTURE_KEYWORDS = frozenset(
     }
 )
 CHUNK_BYTES = 4 << 20
+# A text value longer than this is not quoted in an error message (jsonschema's messages
+# quote the whole value: a 50 MiB text made a 50 MiB message); see RecordError.value.
+QUOTED_CHARS = 200
 FILES_PER_TASK = 2000
 # Below this many records a process pool costs more than it saves.
 PARALLEL_MIN_BYTES = 8 << 20
@@ -65,6 +68,9 @@ class RecordError:
     path: str  # JSON path inside the record, "$" for the record itself
     rule: str  # schema keyword (type, enum, required, …) or file rule (json, encoding, unpaired …)
     message: str
+    # The whole offending value when the message does not quote it (a text longer than
+    # QUOTED_CHARS): the error list keeps it, reports show a clipped copy.
+    value: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -75,6 +81,7 @@ class RecordError:
             "path": self.path,
             "rule": self.rule,
             "message": self.message,
+            "value": None if self.value is None else clip(self.value),
         }
 
 
@@ -181,8 +188,28 @@ def classify(err: Any, file: str, line: int | None, item: str | None) -> list[Re
             for k in extra
         ]  # fmt: skip
     if keyword in _STRUCTURE_KEYWORDS or (keyword == "type" and _type_is_structural(err)):
-        return [RecordError("구조", file, line, item, path, keyword, err.message)]
+        return [RecordError("구조", file, line, item, path, keyword, _short(err.message))]
+    if isinstance(err.instance, str) and len(err.instance) > QUOTED_CHARS:
+        return [RecordError("형식", file, line, item, path, keyword, _long_text(err), err.instance)]
     return [RecordError("형식", file, line, item, path, keyword, _short(err.message))]
+
+
+def _long_text(err: Any) -> str:
+    """The message for a text too long to quote: its length and the rule it breaks."""
+    n = len(err.instance)
+    bound = err.validator_value
+    if err.validator == "maxLength":
+        return f"text of {n:,} characters is longer than the field's maxLength {bound:,}"
+    if err.validator == "minLength":
+        return f"text of {n:,} characters is shorter than the field's minLength {bound:,}"
+    return f"text of {n:,} characters fails {err.validator} {clip(repr(bound), 100)}"
+
+
+def clip(text: str, limit: int = QUOTED_CHARS) -> str:
+    """``text``, or its start and its length when it is longer than ``limit`` (for reports)."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}… ({len(text):,} characters)"
 
 
 def _join(path: str, key: str) -> str:

@@ -18,14 +18,25 @@ larger table is validated batch by batch with bounded memory, and the results co
 * row-count expectations are decided from the total row count;
 * any other (aggregate) expectation runs once on only the columns it names.
 
+GX never sees a text longer than :data:`VALUE_CAP` characters (more when a length bound or
+a value set in the suites is longer): such a value is cut to its start plus a marker that
+keeps its full length and a digest (:func:`cap_text`). GX and pandas hold and copy a
+value many times over (issue 13: a 50 MiB text ended in a MemoryError asking for 58 GiB),
+while the cut value still decides every length bound, value set and uniqueness the way
+the whole one would. A
+pattern is matched against the cut value only; the census checks the whole value against
+the label schema, patterns included. Reports only show clipped examples.
+
 The seam is :func:`validate_batches`: a callable returning a fresh iterator of Arrow
 record batches or pandas DataFrames, and the suites. It knows nothing about projects.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import re
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -38,6 +49,13 @@ TableName = Literal["labels", "manifest"]
 Progress = Callable[[int, int | None], None]
 BATCH_ROWS = 1_000_000
 EXAMPLES = 20
+VALUE_CAP = 1 << 16  # characters of one text value GX gets (see the module docstring)
+EXAMPLE_CHARS = 200  # characters of one example value in the reports
+# DataFrame.attrs: no text in the batch is longer than _LONGEST, except texts already cut
+# (cap_text) at _CUT_AT characters.
+_LONGEST = "datakit_longest_text"
+_CUT_AT = "datakit_cut_at"
+_LENGTH_TYPES = ("expect_column_value_lengths_to_",)
 
 _ROW_PREFIXES = (
     "expect_column_values_to_",
@@ -92,17 +110,32 @@ class Outcome:
             "index": self.index,
             "type": self.type,
             "column": self.kwargs.get("column"),
-            "kwargs": _jsonable(self.kwargs),
+            "kwargs": _jsonable(_clipped(self.kwargs)),
             "rule": self.rule,
             "success": self.success,
             "element_count": self.element_count,
             "missing_count": self.missing_count,
             "unexpected_count": self.unexpected_count,
-            "observed_value": _jsonable(self.observed_value),
-            "unexpected_examples": _jsonable(self.unexpected_examples[:EXAMPLES]),
+            "observed_value": _jsonable(_clipped(self.observed_value)),
+            "unexpected_examples": _jsonable(_clipped(self.unexpected_examples[:EXAMPLES])),
             "unexpected_rows": self.unexpected_rows[:EXAMPLES],
             "error": self.error,
         }
+
+
+def _clipped(value: Any) -> Any:
+    """``value`` with every text longer than :data:`EXAMPLE_CHARS` cut for the reports."""
+    if isinstance(value, str):
+        if len(value) <= EXAMPLE_CHARS:
+            return value
+        marked = _CAP_MARK.search(value, max(0, len(value) - 120))
+        n = int(marked.group(1).replace(",", "")) if marked else len(value)
+        return f"{value[:EXAMPLE_CHARS]}… ({n:,} characters)"
+    if isinstance(value, list | tuple):
+        return [_clipped(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _clipped(v) for k, v in value.items()}
+    return value
 
 
 def _jsonable(value: Any) -> Any:
@@ -315,6 +348,78 @@ def _adopt(o: Outcome, r: Any) -> None:
     ]
 
 
+# -- long texts ------------------------------------------------------------------------------
+
+_CAP_MARK = re.compile(r"…\[([0-9,]+) characters, blake2b ([0-9a-f]{16})\]$")
+
+
+def cap_text(text: str, cap: int) -> str:
+    """``text`` itself, or, when it is longer than ``cap``, its first ``cap`` characters and a
+    marker with its length and a digest: longer than ``cap`` like the text, equal to the cut
+    of an equal text only, never equal to a text of the value sets (shorter than ``cap``)."""
+    if len(text) <= cap:
+        return text
+    h = hashlib.blake2b(digest_size=8)
+    for i in range(0, len(text), 1 << 20):  # piece by piece: no second copy of the text
+        h.update(text[i : i + (1 << 20)].encode("utf-8", "surrogatepass"))
+    return f"{text[:cap]}…[{len(text):,} characters, blake2b {h.hexdigest()}]"
+
+
+def _cap_any(value: Any, cap: int) -> Any:
+    if isinstance(value, str):
+        return cap_text(value, cap)
+    if isinstance(value, list):
+        return [_cap_any(v, cap) for v in value]
+    if isinstance(value, dict):
+        return {k: _cap_any(v, cap) for k, v in value.items()}
+    return value
+
+
+def value_cap(suites: Sequence[Suite]) -> int:
+    """How many characters of a text GX gets: :data:`VALUE_CAP`, or more when a length bound
+    or a text in the suites' arguments is as long, so that cutting never changes a result."""
+    cap = VALUE_CAP
+    for suite in suites:
+        for exp in suite.expectations:
+            kwargs = exp.get("kwargs") or {}
+            lengths = str(exp.get("type", "")).startswith(_LENGTH_TYPES)
+            for v in _leaves(kwargs):
+                if isinstance(v, str):
+                    cap = max(cap, len(v) + 1)
+                elif lengths and isinstance(v, int | float) and not isinstance(v, bool):
+                    cap = max(cap, int(min(v, 1 << 40)) + 1)
+    return cap
+
+
+def _leaves(value: Any) -> Iterator[Any]:
+    if isinstance(value, dict):
+        for v in value.values():
+            yield from _leaves(v)
+    elif isinstance(value, list | tuple):
+        for v in value:
+            yield from _leaves(v)
+    else:
+        yield value
+
+
+def _cap_frame(df: Any, cap: int) -> Any:
+    """``df`` with every text longer than ``cap`` cut (:func:`cap_text`), also inside lists
+    and dicts. Free when the batch says no text in it is that long."""
+    longest = df.attrs.get(_LONGEST)
+    if longest is not None and longest <= cap and df.attrs.get(_CUT_AT, cap) <= cap:
+        return df
+    for col in df.columns:
+        s = df[col]
+        if s.dtype != object and not str(s.dtype).startswith("str"):
+            continue
+        values = s.tolist()
+        capped = [_cap_any(v, cap) for v in values]
+        if any(a is not b for a, b in zip(capped, values, strict=True)):
+            df[col] = s.__class__(capped, index=s.index, dtype=s.dtype, name=s.name)
+    df.attrs[_LONGEST], df.attrs[_CUT_AT] = cap, cap
+    return df
+
+
 # -- validation ------------------------------------------------------------------------------
 
 
@@ -323,7 +428,26 @@ def _to_pandas(batch: Any) -> Any:
 
     if isinstance(batch, pd.DataFrame):
         return batch
-    return batch.to_pandas()
+    df = batch.to_pandas()
+    df.attrs[_LONGEST] = _longest_text(batch)
+    return df
+
+
+def _longest_text(batch: Any) -> int | None:
+    """The length (bytes, at least the characters) of the longest text in an Arrow batch,
+    or None when it has nested columns (a text may hide in them)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    longest = 0
+    for col, f in zip(batch.columns, batch.schema, strict=True):
+        t = f.type
+        if pa.types.is_string(t) or pa.types.is_large_string(t):
+            n = pc.max(pc.binary_length(col)).as_py()
+            longest = max(longest, n or 0)
+        elif pa.types.is_nested(t) or pa.types.is_dictionary(t):
+            return None
+    return longest
 
 
 def _hashable(value: Any) -> Any:
@@ -362,6 +486,11 @@ def validate_batches(
     import pandas as pd
 
     gx = _Gx()
+    cap = value_cap(suites)
+
+    def prep(batch: Any) -> Any:
+        return _cap_frame(_to_pandas(batch), cap)
+
     outcomes: dict[int, Outcome] = {}
     flat: list[tuple[int, dict[str, Any], str]] = []
     for suite in suites:
@@ -376,7 +505,7 @@ def validate_batches(
 
     batches = open_batches()
     first = next(batches, None)
-    first_df = _to_pandas(first) if first is not None else pd.DataFrame()
+    first_df = prep(first) if first is not None else pd.DataFrame()
     second = next(batches, None) if first is not None else None
     if second is None:
         # One batch: plain GX, identical to running the suite directly.
@@ -453,10 +582,10 @@ def validate_batches(
 
     feed(first_df)
     del first_df
-    feed(_to_pandas(second))
+    feed(prep(second))
     del second
     for batch in batches:
-        feed(_to_pandas(batch))
+        feed(prep(batch))
 
     for idx, exp in row_exps:
         _finish_row(outcomes[idx], dict(exp.get("kwargs") or {}))
@@ -483,7 +612,7 @@ def validate_batches(
         offset = 0
         exp_of = dict(unique_exps)
         for batch in open_batches():
-            df = _to_pandas(batch)
+            df = prep(batch)
             for idx, cand in needs_pass.items():
                 cols = unique_cols(exp_of[idx])
                 h, pos, keys = batch_hashes(df, cols)
@@ -517,7 +646,7 @@ def validate_batches(
         named = _columns_of(dict(exp.get("kwargs") or {}))
         parts = []
         for batch in open_batches():
-            df = _to_pandas(batch)
+            df = prep(batch)
             parts.append(df[[c for c in named if c in df.columns]] if named else df)
         whole = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
         del parts
@@ -543,36 +672,52 @@ def manifest_batches(path: Path, batch_rows: int = BATCH_ROWS) -> Callable[[], I
 
 
 def labels_batches(
-    path: Path, columns: Sequence[str], batch_rows: int = BATCH_ROWS
+    path: Path,
+    columns: Sequence[str],
+    batch_rows: int = BATCH_ROWS,
+    *,
+    value_cap: int = VALUE_CAP,
 ) -> Callable[[], Iterator[Any]]:
     """DataFrames of label records, ``columns`` (the field dictionary) first; lines that
-    are not JSON objects are left out (the census reports them as 파일 errors)."""
+    are not JSON objects are left out (the census reports them as 파일 errors). Texts longer
+    than ``value_cap`` are cut as they are read (:func:`cap_text`; give the suites'
+    :func:`value_cap`): a DataFrame would hold several copies of them."""
 
     def open_batches() -> Iterator[Any]:
         import orjson
         import pandas as pd
 
         rows: list[Any] = []
+        longest = 0  # bytes of the longest line: no text in the batch is longer
         with path.open("rb") as fh:
             for raw in fh:
-                if not raw.strip():
+                if raw.isspace():  # not strip(): that copies a 50 MiB line
                     continue
                 try:
                     rec = orjson.loads(raw)
                 except ValueError:
                     continue
                 if isinstance(rec, dict):
+                    if len(raw) > value_cap:  # bytes ≥ characters: only then can a text be cut
+                        rec = _cap_any(rec, value_cap)
+                    else:
+                        longest = max(longest, len(raw))
                     rows.append(rec)
+                del raw
                 if len(rows) >= batch_rows:
-                    yield _frame(rows, columns, pd)
-                    rows = []
+                    yield _frame(rows, columns, pd, longest, value_cap)
+                    rows, longest = [], 0
         if rows:
-            yield _frame(rows, columns, pd)
+            yield _frame(rows, columns, pd, longest, value_cap)
 
     return open_batches
 
 
-def _frame(rows: list[dict[str, Any]], columns: Sequence[str], pd: Any) -> Any:
+def _frame(
+    rows: list[dict[str, Any]], columns: Sequence[str], pd: Any, longest: int, cut_at: int
+) -> Any:
     df = pd.DataFrame.from_records(rows)
     extra = [c for c in df.columns if c not in columns]
-    return df.reindex(columns=[*columns, *extra])
+    df = df.reindex(columns=[*columns, *extra])
+    df.attrs[_LONGEST], df.attrs[_CUT_AT] = longest, cut_at
+    return df

@@ -10,60 +10,20 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from datakit.io import stored_encoding
 from datakit.quality.census import ERROR_CLASSES, CensusResult
-
-IndicatorName = Literal[
-    "syntactic", "format", "semantic", "completeness", "diversity", "agreement", "expectations"
-]
-INDICATORS: tuple[IndicatorName, ...] = (
-    "syntactic",
-    "format",
-    "semantic",
-    "completeness",
-    "diversity",
-    "agreement",
-    "expectations",
+from datakit.reports import (
+    INDICATORS,
+    TITLES_KO,
+    AgreementFigures,
+    AgreementReport,
+    Indicator,
+    IndicatorName,
 )
-TITLES_KO: dict[str, str] = {
-    "syntactic": "구문 정확성",
-    "format": "형식성 (기술 적합성)",
-    "semantic": "의미 정확성",
-    "completeness": "완전성 (충분성)",
-    "diversity": "다양성 (통계)",
-    "agreement": "작업자 간 일치도",
-    "expectations": "기대 규칙 (Great Expectations)",
-}
+
 MISSING_VALUE = "(없음)"
-
-
-@dataclass
-class Indicator:
-    name: IndicatorName
-    value: float | None
-    target: float | None
-    passed: bool | None  # None: not measured (no input for it yet)
-    details: dict[str, Any] = field(default_factory=dict)
-    note: str | None = None
-
-    @property
-    def status(self) -> Literal["passed", "failed", "not_measured"]:
-        if self.passed is None:
-            return "not_measured"
-        return "passed" if self.passed else "failed"
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "title": TITLES_KO[self.name],
-            "value": self.value,
-            "target": self.target,
-            "passed": self.passed,
-            "status": self.status,
-            "note": self.note,
-            "details": self.details,
-        }
 
 
 def not_measured(name: IndicatorName, target: float | None, note: str) -> Indicator:
@@ -197,7 +157,7 @@ def _extension(path: str) -> str:
 
 
 def _norm_encoding(name: str) -> str:
-    return name.lower().replace("_", "-").replace("utf8", "utf-8")
+    return stored_encoding(name)
 
 
 # -- completeness ---------------------------------------------------------------------------
@@ -386,58 +346,24 @@ def semantic(
 
 # -- agreement ------------------------------------------------------------------------------
 
-_AGREEMENT_KEYS = (
-    "value",
-    "overall",
-    "agreement",
-    "alpha",
-    "krippendorff_alpha",
-    "fleiss_kappa",
-    "kappa",
-    "cohen_kappa",
-    "f1",
-    "span_f1",
-    "iou",
-    "mean_iou",
-    "score",
-)
 
-
-def overall_agreement(data: Any) -> tuple[float | None, str | None, int | None]:
-    """(value, metric, items) of the overall figure in ``annotations/agreement.json``."""
-    if isinstance(data, int | float) and not isinstance(data, bool):
-        return float(data), None, None
-    if not isinstance(data, dict):
-        return None, None, None
-    metric = data.get("metric") if isinstance(data.get("metric"), str) else None
-    items = data.get("items") if isinstance(data.get("items"), int) else None
-    if items is None and isinstance(data.get("n_items"), int):
-        items = data["n_items"]
-    for key in _AGREEMENT_KEYS:
-        if key not in data:
-            continue
-        v = data[key]
-        if isinstance(v, int | float) and not isinstance(v, bool):
-            return float(v), metric or (key if key not in ("value", "overall") else None), items
-        if isinstance(v, dict):
-            value, inner_metric, inner_items = overall_agreement(v)
-            if value is not None:
-                return value, inner_metric or metric, inner_items or items
-    return None, metric, items
-
-
-def agreement(data: Any | None, target: float) -> Indicator:
-    if data is None:
+def agreement(report: AgreementReport | None, target: float) -> Indicator:
+    """The annotate stage's headline agreement (``annotations/agreement.json``) against the
+    target. The details (:class:`~datakit.reports.AgreementFigures`) say which metric, why,
+    on how many items, its bootstrap interval and what reviewers settled."""
+    if report is None:
         return not_measured("agreement", target, "no agreement.json (imported or single labels)")
-    value, metric, items = overall_agreement(data)
-    if value is None:
-        return not_measured("agreement", target, "agreement.json holds no overall figure")
+    figures = AgreementFigures.from_report(report)
+    if report.value is None:
+        ind = not_measured("agreement", target, "no cross-checked items yet")
+        ind.details = figures.to_dict()
+        return ind
     return Indicator(
         "agreement",
-        value,
+        report.value,
         target,
-        _meets(value, target),
-        details={"metric": metric, "items": items},
+        _meets(report.value, target),
+        details=figures.to_dict(),
     )
 
 
@@ -469,6 +395,7 @@ def gate(indicators: Iterable[Indicator]) -> bool:
 __all__ = [
     "ERROR_CLASSES",
     "INDICATORS",
+    "TITLES_KO",
     "Indicator",
     "agreement",
     "attribute_value",

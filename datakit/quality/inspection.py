@@ -3,35 +3,44 @@
 Files (all under ``reports/inspection/``):
 
 * ``sample.json`` — how the sample was drawn (method, lot size, seed, size) and its item ids;
-* ``의미정확성_검수표.csv`` — the spreadsheet hand-out: item_id, content, label, and empty
-  ``verdict`` / ``note`` / ``inspector`` columns (UTF-8 with BOM so Excel shows Korean);
+* ``의미정확성_검수표.csv`` — the spreadsheet hand-out: item_id, sample (``random``, or
+  ``suspect`` for a label the validity model doubts, added by ``--suspects N``), content,
+  label, and empty ``verdict`` / ``note`` / ``inspector`` columns (UTF-8 with BOM so Excel
+  shows Korean);
 * ``verdicts.json`` — the verdicts received so far, item → {verdict, note, inspector, source}.
 
 Verdicts come back from the filled-in CSV (:func:`import_verdicts_csv`) or from a Label
-Studio review project (:func:`push_review` / :func:`pull_review`). ``PASS`` / ``FAIL``
+Studio review project (:func:`push_review` / :func:`pull_review`).
+
+Suspects are kept apart from the random sample: ``sample.json`` lists them under
+``suspects``, never under ``items``, and only the random items' verdicts estimate the
+semantic accuracy (a sample enriched with doubtful labels would bias it down). Their verdicts
+are recorded too, as a check of the suspect list. ``PASS`` / ``FAIL``
 (also 합격/불합격, P/F, OK/NG, Y/N) are accepted; an empty verdict means not inspected yet.
 """
 
 from __future__ import annotations
 
 import csv
+import io
 import json
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
 from datakit.errors import InputError, ProjectError
-from datakit.io import atomic_open, read_json, write_json
+from datakit.io import atomic_open, csv_safe, csv_unsafe, read_json, write_json
 from datakit.project import Project
 from datakit.quality.sampling import draw_sample, iso2859_sample_size, sample_size_for_margin
 
 SAMPLE_FILE = "sample.json"
 SHEET_FILE = "의미정확성_검수표.csv"
 VERDICTS_FILE = "verdicts.json"
-SHEET_COLUMNS = ("item_id", "content", "label", "verdict", "note", "inspector")
+SHEET_COLUMNS = ("item_id", "sample", "content", "label", "verdict", "note", "inspector")
+RANDOM, SUSPECT = "random", "suspect"
 _PASS = {"pass", "p", "합격", "적합", "ok", "y", "yes", "true", "1", "o"}
 _FAIL = {"fail", "f", "불합격", "부적합", "ng", "n", "no", "false", "0", "x"}
 ReviewVerdict = Literal["PASS", "FAIL"]
@@ -53,6 +62,7 @@ class SamplePlan:
     margin: float | None = None
     label_studio_project: int | None = None
     files: dict[str, str] = field(default_factory=dict)
+    suspects: list[str] = field(default_factory=list)  # outside the random sample
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -65,6 +75,7 @@ class SamplePlan:
             "created_at": self.created_at,
             "label_studio_project": self.label_studio_project,
             "items": self.items,
+            "suspects": self.suspects,
             "files": self.files,
         }
 
@@ -81,6 +92,7 @@ class SamplePlan:
             margin=d.get("margin"),
             label_studio_project=d.get("label_studio_project"),
             files=dict(d.get("files") or {}),
+            suspects=list(d.get("suspects") or []),
         )
 
 
@@ -139,12 +151,14 @@ def draw(
     margin: float | None = None,
     seed: int | None = None,
     force: bool = False,
+    suspects: int = 0,
 ) -> SamplePlan:
     """Draw the inspection sample over the labelled items and write the hand-out CSV.
 
     Size: ``size`` if given; else by ``confidence``/``margin`` if either is given; else
     KS Q ISO 2859-1 general inspection level II for the lot. The seed defaults to the
-    spec's split seed, so the same project draws the same sample.
+    spec's split seed, so the same project draws the same sample. ``suspects`` adds the top
+    N of ``reports/의심_라벨오류.csv`` that are not in the random sample, marked as such.
     """
     folder = inspection_dir(project)
     existing = load_sample(project)
@@ -177,6 +191,7 @@ def draw(
     else:
         method, n = "iso2859-1", iso2859_sample_size(lot)
     items = draw_sample(records, n, seed=seed)
+    doubted = _top_suspects(project, suspects, records, set(items)) if suspects else []
     plan = SamplePlan(
         method=method,
         lot_size=lot,
@@ -187,14 +202,37 @@ def draw(
         confidence=confidence if method == "margin" else None,
         margin=margin if method == "margin" else None,
         files={"sheet": project.paths.rel(folder / SHEET_FILE)},
+        suspects=doubted,
     )
     old_verdicts = folder / VERDICTS_FILE
     if old_verdicts.is_file():
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
         old_verdicts.replace(folder / f"verdicts.{stamp}.json")
-    _write_sheet(project, folder / SHEET_FILE, items, records)
+    _write_sheet(project, folder / SHEET_FILE, items, records, doubted)
     write_json(folder / SAMPLE_FILE, plan.to_dict())
     return plan
+
+
+def _top_suspects(
+    project: Project, n: int, records: Mapping[str, Any], drawn: set[str]
+) -> list[str]:
+    from datakit.quality.validity import SUSPECTS_FILE, SuspectList
+
+    if n < 0:
+        raise InputError("the number of suspects must be 0 or more", field="--suspects")
+    path = project.paths.reports / SUSPECTS_FILE
+    if not path.is_file():
+        raise ProjectError(
+            f"no suspect list ({project.paths.rel(path)})",
+            hint="run `datakit check` first: it lists the labels the validity baseline "
+            "doubts (classification tasks)",
+        )
+    picked = [
+        s.item_id
+        for s in SuspectList.read(path).rows
+        if s.item_id in records and s.item_id not in drawn
+    ]
+    return picked[:n]
 
 
 def _content(project: Project, rec: Mapping[str, Any], row: Mapping[str, Any] | None) -> str:
@@ -226,17 +264,24 @@ def _manifest_rows(project: Project, items: list[str]) -> dict[str, dict[str, An
 
 
 def _write_sheet(
-    project: Project, path: Path, items: list[str], records: Mapping[str, Mapping[str, Any]]
+    project: Project,
+    path: Path,
+    items: list[str],
+    records: Mapping[str, Mapping[str, Any]],
+    suspects: Sequence[str] = (),
 ) -> None:
-    rows = _manifest_rows(project, items)
+    rows = _manifest_rows(project, [*items, *suspects])
+    # Inspectors open the sheet in Excel: a cell that starts like a formula is quoted
+    # (csv_safe); import_verdicts_csv takes the quote off again (csv_unsafe).
     with atomic_open(path, "w", encoding="utf-8-sig") as fh:
         w = csv.writer(fh)
         w.writerow(SHEET_COLUMNS)
-        for item in items:
-            rec = records[item]
-            w.writerow(
-                [item, _content(project, rec, rows.get(item)), label_view(rec, project), "", "", ""]
-            )
+        for kind, group in ((RANDOM, items), (SUSPECT, suspects)):
+            for item in group:
+                rec = records[item]
+                content = _content(project, rec, rows.get(item))
+                cells = [item, kind, content, label_view(rec, project), "", "", ""]
+                w.writerow([csv_safe(c) for c in cells])
 
 
 def parse_verdict(raw: str, *, file: str, item: str) -> ReviewVerdict | None:
@@ -263,15 +308,25 @@ class VerdictImport:
     failed: int
     pending: int
     sample_size: int
+    suspects: int = 0  # suspects handed out beside the sample (check sample --suspects)
+    suspects_checked: int = 0  # their verdicts: a check of the suspect list, not the estimate
+    suspects_failed: int = 0
 
     def to_dict(self) -> dict[str, int]:
-        return {
+        out = {
             "received": self.received,
             "passed": self.passed,
             "failed": self.failed,
             "pending": self.pending,
             "sample_size": self.sample_size,
         }
+        if self.suspects:
+            out |= {
+                "suspects": self.suspects,
+                "suspects_checked": self.suspects_checked,
+                "suspects_failed": self.suspects_failed,
+            }
+        return out
 
 
 def _require_sample(project: Project) -> SamplePlan:
@@ -292,7 +347,7 @@ def import_verdicts_csv(project: Project, path: Path) -> VerdictImport:
         text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"cannot read the verdict sheet: {exc}", file=name) from exc
-    reader = csv.DictReader(text.splitlines())
+    reader = csv.DictReader(io.StringIO(text, newline=""))  # newlines inside cells kept
     cols = set(reader.fieldnames or [])
     for needed in ("item_id", "verdict"):
         if needed not in cols:
@@ -302,9 +357,10 @@ def import_verdicts_csv(project: Project, path: Path) -> VerdictImport:
                 field=needed,
                 hint=f"use the hand-out {SHEET_FILE} and fill in its verdict column",
             )
-    sampled = set(plan.items)
+    sampled = set(plan.items) | set(plan.suspects)
     found: dict[str, dict[str, Any]] = {}
-    for n, row in enumerate(reader, 2):
+    for n, raw in enumerate(reader, 2):
+        row = {k: csv_unsafe(v) if isinstance(v, str) else v for k, v in raw.items()}
         item = (row.get("item_id") or "").strip()
         if not item:
             continue
@@ -335,12 +391,16 @@ def _record(
     verdicts.update(found)
     write_json(inspection_dir(project) / VERDICTS_FILE, dict(sorted(verdicts.items())))
     in_sample = [verdicts[i]["verdict"] for i in plan.items if i in verdicts]
+    doubted = [verdicts[i]["verdict"] for i in plan.suspects if i in verdicts]
     return VerdictImport(
         received=len(found),
         passed=in_sample.count("PASS"),
         failed=in_sample.count("FAIL"),
         pending=plan.size - len(in_sample),
         sample_size=plan.size,
+        suspects=len(plan.suspects),
+        suspects_checked=len(doubted),
+        suspects_failed=doubted.count("FAIL"),
     )
 
 
@@ -389,7 +449,7 @@ def push_review(project: Project, client: Any) -> int:
         return plan.label_studio_project
     spec = project.spec
     records = labelled_items(project)
-    rows = _manifest_rows(project, plan.items)
+    rows = _manifest_rows(project, [*plan.items, *plan.suspects])
     key = TASK_DATA_KEY[spec.data.type]
     created = client.post(
         "/api/projects",
@@ -400,7 +460,8 @@ def push_review(project: Project, client: Any) -> int:
     )
     pid = int(created["id"])
     tasks = []
-    for item in plan.items:
+    doubted = set(plan.suspects)
+    for item in [*plan.items, *plan.suspects]:
         rec = records.get(item, {})
         row = rows.get(item) or {}
         if key == "text":
@@ -408,7 +469,11 @@ def push_review(project: Project, client: Any) -> int:
         else:
             stored = str(row.get("stored_path") or "")
             content = f"/data/local-files/?d={stored}" if stored else ""
-        tasks.append({"item_id": item, key: content, "label_view": label_view(rec, project)})
+        shown = label_view(rec, project)
+        if item in doubted:  # the reviewer sees that the model doubts this label
+            shown = f"[{SUSPECT}: 모델이 의심하는 라벨] {shown}"
+        sample = SUSPECT if item in doubted else RANDOM
+        tasks.append({"item_id": item, key: content, "label_view": shown, "sample": sample})
     client.import_tasks(pid, tasks)
     plan.label_studio_project = pid
     write_json(inspection_dir(project) / SAMPLE_FILE, plan.to_dict())
@@ -456,6 +521,6 @@ def pull_review(project: Project, client: Any) -> VerdictImport:
         dest = Path(tmp) / "export.json"
         client.export_to(plan.label_studio_project, dest, all_tasks=True)
         tasks = json.loads(dest.read_text(encoding="utf-8"))
-    sampled = set(plan.items)
+    sampled = set(plan.items) | set(plan.suspects)
     found = {k: v for k, v in verdicts_from_export(tasks).items() if k in sampled}
     return _record(project, plan, found)

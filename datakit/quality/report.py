@@ -15,23 +15,25 @@ from __future__ import annotations
 
 import csv
 import html
+import io
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from datakit.io import atomic_open, dumps_json, read_json, write_text
+from datakit.errors import ArtefactError
+from datakit.io import atomic_open, csv_safe, dumps_json, write_text
 from datakit.project import Project
 from datakit.quality.census import ERROR_CLASSES, RecordError
-from datakit.quality.indicators import TITLES_KO
-
-if TYPE_CHECKING:
-    from datakit.quality.run import QualityReport
+from datakit.reports import METRIC_NAMES, QUALITY_FILE, TITLES_KO, AgreementFigures, QualityReport
 
 ERROR_LIST = {kind: f"{kind}_오류목록.csv" for kind in ERROR_CLASSES}
 RESULT_DOC = "품질검증_결과서.md"
-ERROR_COLUMNS = ("item", "file", "line", "path", "rule", "message")
+# ``value``: the whole offending value when the message could not quote it (a long text);
+# quality.json and quality.html only ever show a clipped copy.
+ERROR_COLUMNS = ("item", "file", "line", "path", "rule", "message", "value")
 MAX_HTML_ERRORS = 200
+STREAMED_VALUE = 1 << 20  # characters; a longer value is written to an error list piecewise
 
 
 def validate_report(data: dict[str, Any]) -> None:
@@ -53,7 +55,7 @@ def write_reports(project: Project, report: QualityReport) -> dict[str, str]:
     folder.mkdir(parents=True, exist_ok=True)
     run_dir = folder / "runs" / run_folder_name(report.generated_at)
     files = {
-        "json": folder / "quality.json",
+        "json": folder / QUALITY_FILE,
         "html": folder / "quality.html",
         "markdown": folder / RESULT_DOC,
         **{f"errors_{k}": folder / name for k, name in ERROR_LIST.items()},
@@ -64,37 +66,50 @@ def write_reports(project: Project, report: QualityReport) -> dict[str, str]:
     validate_report(data)
     for kind in ERROR_CLASSES:
         write_error_list(files[f"errors_{kind}"], [e for e in report.errors if e.kind == kind])
-    markdown = result_document(data)
+    markdown = result_document(report)
     write_text(files["markdown"], markdown)
     # Keep the run before rendering the page, so its trend includes this run.
     run_dir.mkdir(parents=True, exist_ok=True)
-    write_text(run_dir / "quality.json", dumps_json(data))
+    write_text(run_dir / QUALITY_FILE, dumps_json(data))
     write_text(run_dir / RESULT_DOC, markdown)
     history = load_history(folder / "runs")
-    write_text(files["html"], html_report(data, report.errors, history))
+    write_text(files["html"], html_report(report, history))
     # quality.json last: its presence says the rest of the reports belong to it.
     write_text(files["json"], dumps_json(data))
     return report.files
 
 
 def write_error_list(path: Path, errors: Sequence[RecordError]) -> None:
+    """One error list; cells that a spreadsheet would run as a formula are quoted
+    (:func:`~datakit.io.csv_safe`): inspectors open these files in Excel."""
     with atomic_open(path, "w", encoding="utf-8-sig") as fh:
         w = csv.writer(fh)
         w.writerow(ERROR_COLUMNS)
         for e in errors:
-            w.writerow([e.item or "", e.file, "" if e.line is None else e.line, e.path, e.rule,
-                        e.message])  # fmt: skip
+            cells = [csv_safe(c) for c in (e.item or "", e.file, e.line, e.path, e.rule,
+                                           e.message)]  # fmt: skip
+            value = "" if e.value is None else e.value
+            if len(value) <= STREAMED_VALUE:
+                w.writerow([*cells, csv_safe(value)])
+            else:  # the csv module would hold several copies of a 50 MiB text
+                head = io.StringIO()
+                csv.writer(head, lineterminator="").writerow([*cells, ""])
+                fh.write(head.getvalue() + '"')
+                fh.write(csv_safe(value[:STREAMED_VALUE]).replace('"', '""'))
+                for i in range(STREAMED_VALUE, len(value), STREAMED_VALUE):
+                    fh.write(value[i : i + STREAMED_VALUE].replace('"', '""'))
+                fh.write('"\r\n')
 
 
-def load_history(runs: Path) -> list[dict[str, Any]]:
-    """Every kept run's quality.json, oldest first (unreadable ones are skipped)."""
-    out: list[dict[str, Any]] = []
+def load_history(runs: Path) -> list[QualityReport]:
+    """Every kept run's quality.json, oldest first (unreadable or older layouts are skipped)."""
+    out: list[QualityReport] = []
     if not runs.is_dir():
         return out
     for d in sorted(p for p in runs.iterdir() if p.is_dir()):
         try:
-            out.append(read_json(d / "quality.json"))
-        except (OSError, ValueError):
+            out.append(QualityReport.read(d / QUALITY_FILE))
+        except ArtefactError:
             continue
     return out
 
@@ -124,37 +139,38 @@ def verdict_ko(passed: bool | None) -> str:
 # -- Markdown 결과서 ---------------------------------------------------------------------------
 
 
-def result_document(data: dict[str, Any]) -> str:
-    ds = data["dataset"]
-    cp = data["checkpoint"]
+def result_document(report: QualityReport) -> str:
+    ds = report.dataset
+    cp = report.checkpoint
+    inds = report.indicators
     lines = [
         f"# 품질검증 결과서 — {ds['name_ko']} ({ds['name_en']}) v{ds['version']}",
         "",
-        f"- 검증 일시: {data['generated_at']}",
-        f"- 종합 판정: **{'적합' if data['passed'] else '부적합'}**",
+        f"- 검증 일시: {report.generated_at}",
+        f"- 종합 판정: **{'적합' if report.passed else '부적합'}**",
     ]
-    if cp.get("name"):
+    if cp["name"]:
         lines.append(f"- 검사 단계: {cp['name']}")
-    if cp.get("target_total"):
+    if cp["target_total"]:
         lines.append(
             f"- 구축 진도: {cp['labelled']:,} / {cp['target_total']:,} "
             f"({(cp['share'] or 0) * 100:.1f}%)"
         )
     lines += [
-        f"- 명세 해시(spec sha256): `{data['spec_sha256'][:16]}…`",
+        f"- 명세 해시(spec sha256): `{report.spec_sha256[:16]}…`",
         "",
         "## 품질 지표",
         "",
         "| 지표 | 목표 | 결과 | 판정 | 비고 |",
         "|---|---|---|---|---|",
     ]
-    for name, i in data["indicators"].items():
-        note = (i.get("note") or "").replace("|", "\\|")
+    for name, i in inds.items():
+        note = (i.note or "").replace("|", "\\|")
         lines.append(
-            f"| {i['title']} | {fmt_value(name, i['target'])} | {fmt_value(name, i['value'])} "
-            f"| {verdict_ko(i['passed'])} | {note} |"
+            f"| {i.title} | {fmt_value(name, i.target)} | {fmt_value(name, i.value)} "
+            f"| {verdict_ko(i.passed)} | {note} |"
         )
-    syn = data["indicators"]["syntactic"]["details"]
+    syn = inds["syntactic"].details
     if syn:
         lines += [
             "",
@@ -167,7 +183,7 @@ def result_document(data: dict[str, Any]) -> str:
         ]
         for kind in ERROR_CLASSES:
             lines.append(f"| {kind} | {syn['errors'][kind]:,} | {ERROR_LIST[kind]} |")
-    comp = data["indicators"]["completeness"]["details"]
+    comp = inds["completeness"].details
     if comp.get("rows"):
         lines += ["", "## 완전성 (충분성)", "", "| 구분 | 성과 목표 | 제출 수량 | 달성율 |",
                   "|---|---|---|---|"]  # fmt: skip
@@ -175,7 +191,7 @@ def result_document(data: dict[str, Any]) -> str:
             lines.append(
                 f"| {r['name']} | {r['target']:,} | {r['delivered']:,} | {r['rate'] * 100:.1f}% |"
             )
-    div = data["indicators"]["diversity"]["details"]
+    div = inds["diversity"].details
     if div.get("attributes"):
         lines += ["", "## 통계 다양성", "", "| 구분 | 항목명 | 정량목표 | 결과값 | 건수 |",
                   "|---|---|---|---|---|"]  # fmt: skip
@@ -186,9 +202,9 @@ def result_document(data: dict[str, Any]) -> str:
                     f"| {r['actual'] * 100:.1f}% | {r['count']:,} |"
                 )
             lines.append(f"| {a['attribute']} | 일치율 Σmin | | {a['overlap'] * 100:.1f}% | |")
-    sem = data["indicators"]["semantic"]
-    if sem["details"].get("inspected"):
-        d = sem["details"]
+    sem = inds["semantic"]
+    if sem.details.get("inspected") and sem.value is not None:
+        d = sem.details
         lo, hi = d["interval"]
         lines += [
             "",
@@ -198,14 +214,17 @@ def result_document(data: dict[str, Any]) -> str:
             f"{d['sample'].get('method', '-')}, 모집단 {d['sample'].get('lot_size', '-')}건, "
             f"seed {d['sample'].get('seed', '-')}), 검수 {d['inspected']}건: "
             f"합격 {d['passed_items']}건, 불합격 {d['failed_items']}건.",
-            f"합격률 {sem['value'] * 100:.2f}%, {d['confidence'] * 100:.0f}% 정확(Clopper–Pearson) "
+            f"합격률 {sem.value * 100:.2f}%, {d['confidence'] * 100:.0f}% 정확(Clopper–Pearson) "
             f"신뢰구간 [{lo * 100:.2f}%, {hi * 100:.2f}%], 단측 하한 {d['lower_bound'] * 100:.2f}% "
             f"({'목표 충족' if d['bound_clears_target'] else '목표 미달'}).",
         ]
-    failed = [e for e in data["expectations"] if not e["success"]]
-    if data["expectations"]:
+    agreement = report.agreement_figures()
+    if agreement is not None:
+        lines += ["", "## 작업자 간 일치도", "", *agreement_lines_ko(agreement)]
+    failed = [e for e in report.expectations if not e["success"]]
+    if report.expectations:
         lines += ["", "## 기대 규칙 (Great Expectations)", "",
-                  f"{len(data['expectations'])}개 규칙 중 {len(failed)}개 불충족."]  # fmt: skip
+                  f"{len(report.expectations)}개 규칙 중 {len(failed)}개 불충족."]  # fmt: skip
         if failed:
             lines += ["", "| 스위트 | 규칙 | 열 | 불충족 건수 |", "|---|---|---|---|"]
             for e in failed:
@@ -214,6 +233,34 @@ def result_document(data: dict[str, Any]) -> str:
                     f"| {e['unexpected_count'] if e['unexpected_count'] is not None else '-'} |"
                 )
     return "\n".join(lines) + "\n"
+
+
+def agreement_rows_ko(a: AgreementFigures) -> list[tuple[str, str]]:
+    """(항목, 내용) rows of the agreement figures, for the 결과서 and the HTML report."""
+    ci = a.interval
+    rows = [
+        ("지표", METRIC_NAMES.get(a.metric, a.metric)),
+        ("결과", "—" if a.value is None else f"{a.value:.3f}"),
+    ]
+    if ci is not None:
+        rows.append(
+            (
+                f"{ci.level * 100:.0f}% 신뢰구간",
+                f"{ci.text()} (항목 부트스트랩 {ci.resamples:,}회, seed {ci.seed})",
+            )
+        )
+    rows += [
+        ("교차 작업 항목", f"{a.n_items:,}건 (작업자 {a.annotators}명)"),
+        ("지표 선택 이유", a.metric_reason),
+    ]
+    if a.adjudicated_items:
+        rows.append(("검수자 판정", f"{a.review_ko()}; 검수자 라벨은 일치도 계산에서 제외"))
+    return rows
+
+
+def agreement_lines_ko(a: AgreementFigures) -> list[str]:
+    rows = [(k, v.replace("|", "\\|")) for k, v in agreement_rows_ko(a)]
+    return ["| 항목 | 내용 |", "|---|---|", *(f"| {k} | {v} |" for k, v in rows)]
 
 
 # -- HTML -------------------------------------------------------------------------------------
@@ -306,7 +353,7 @@ def svg_grouped(
     return "".join(parts)
 
 
-def svg_trend(history: Sequence[dict[str, Any]], *, title: str) -> str:
+def svg_trend(history: Sequence[QualityReport], *, title: str) -> str:
     """One line per rate indicator over the kept runs (x: run, labelled by checkpoint)."""
     names = ["syntactic", "format", "semantic", "completeness", "diversity"]
     colours = dict(zip(names, (_BLUE, _ORANGE, _GREEN, "#911eb4", "#008080"), strict=True))
@@ -325,8 +372,9 @@ def svg_trend(history: Sequence[dict[str, Any]], *, title: str) -> str:
     for k, name in enumerate(names):
         pts = []
         for i, run in enumerate(history):
-            v = run.get("indicators", {}).get(name, {}).get("value")
-            if isinstance(v, int | float):
+            found = run.indicators.get(name)
+            v = None if found is None else found.value
+            if v is not None:
                 pts.append((left + i * step, bottom - max(0.0, min(1.0, v)) * (bottom - 10)))
         if pts:
             path = " ".join(f"{x:.1f},{y:.1f}" for x, y in pts)
@@ -342,9 +390,9 @@ def svg_trend(history: Sequence[dict[str, Any]], *, title: str) -> str:
             f'font-size="11">{_e(TITLES_KO[name])}</text>'
         )
     for i, run in enumerate(history):
-        cp = run.get("checkpoint", {})
-        label = cp.get("name") or (
-            f"{cp['share'] * 100:.0f}%" if cp.get("share") is not None else f"#{i + 1}"
+        cp = run.checkpoint
+        label = cp["name"] or (
+            f"{cp['share'] * 100:.0f}%" if cp["share"] is not None else f"#{i + 1}"
         )
         parts.append(
             f'<text x="{left + i * step:.1f}" y="{bottom + 16}" text-anchor="middle" '
@@ -371,17 +419,17 @@ class _Raw(str):
     """A pre-rendered table cell."""
 
 
-def html_report(
-    data: dict[str, Any], errors: Sequence[RecordError], history: Sequence[dict[str, Any]]
-) -> str:
-    ds = data["dataset"]
-    inds = data["indicators"]
-    verdict = "적합 (PASSED)" if data["passed"] else "부적합 (FAILED)"
+def html_report(report: QualityReport, history: Sequence[QualityReport]) -> str:
+    ds = report.dataset
+    inds = report.indicators
+    errors: Sequence[RecordError] = report.errors
+    verdict = "적합 (PASSED)" if report.passed else "부적합 (FAILED)"
+    checkpoint = report.checkpoint["name"]
     body = [
         f"<h1>품질검증 결과 — {_e(ds['name_ko'])} ({_e(ds['name_en'])}) v{_e(ds['version'])}</h1>",
-        f'<p>종합 판정: <span class="{_cls(data["passed"])}">{_e(verdict)}</span> · '
-        f"검증 일시 {_e(data['generated_at'])}"
-        + (f" · 검사 단계 {_e(data['checkpoint']['name'])}" if data["checkpoint"]["name"] else "")
+        f'<p>종합 판정: <span class="{_cls(report.passed)}">{_e(verdict)}</span> · '
+        f"검증 일시 {_e(report.generated_at)}"
+        + (f" · 검사 단계 {_e(checkpoint)}" if checkpoint else "")
         + "</p>",
         "<h2>품질 지표 (indicators)</h2>",
     ]
@@ -389,23 +437,18 @@ def html_report(
     for name, i in inds.items():
         rows.append(
             [
-                i["title"],
-                fmt_value(name, i["target"]),
-                fmt_value(name, i["value"]),
-                _Raw(f'<td class="{_cls(i["passed"])}">{_e(verdict_ko(i["passed"]))}</td>'),
-                i.get("note") or "",
+                i.title,
+                fmt_value(name, i.target),
+                fmt_value(name, i.value),
+                _Raw(f'<td class="{_cls(i.passed)}">{_e(verdict_ko(i.passed))}</td>'),
+                i.note or "",
             ]
         )
     body.append(_table(["지표", "목표", "결과", "판정", "비고"], rows))
     bars = [
-        (
-            i["title"],
-            float(i["value"]),
-            i["target"],
-            _GREEN if i["passed"] else _RED,
-        )
+        (i.title, float(i.value), i.target, _GREEN if i.passed else _RED)
         for name, i in inds.items()
-        if i["value"] is not None and name != "agreement"
+        if i.value is not None and name != "agreement"
     ]
     if bars:
         body.append(
@@ -413,7 +456,7 @@ def html_report(
             + svg_bars(bars, title="지표별 결과와 목표", scale_max=1.0)
             + "<figcaption>지표별 결과 (막대)와 목표 (점선)</figcaption></figure>"
         )
-    syn = inds["syntactic"]["details"]
+    syn = inds["syntactic"].details
     if syn:
         body.append("<h2>구문 정확성 — 오류 유형별</h2>")
         counts = syn["errors"]
@@ -447,7 +490,7 @@ def html_report(
                     ],
                 )
             )
-    comp = inds["completeness"]["details"]
+    comp = inds["completeness"].details
     if comp.get("rows"):
         body.append("<h2>완전성 (충분성)</h2>")
         body.append(
@@ -477,7 +520,7 @@ def html_report(
             )
             + "<figcaption>구분별 달성율 (점선: 100%)</figcaption></figure>"
         )
-    div = inds["diversity"]["details"]
+    div = inds["diversity"].details
     for a in div.get("attributes", []):
         body.append(f"<h2>다양성 — {_e(a['attribute'])} (일치율 {a['overlap'] * 100:.1f}%)</h2>")
         body.append(
@@ -511,8 +554,8 @@ def html_report(
                 + "</p>"
             )
     sem = inds["semantic"]
-    if sem["details"].get("inspected"):
-        d = sem["details"]
+    if sem.details.get("inspected") and sem.value is not None:
+        d = sem.details
         body.append("<h2>의미 정확성 (표본 검수)</h2>")
         body.append(
             _table(
@@ -523,17 +566,21 @@ def html_report(
                         d["inspected"],
                         d["passed_items"],
                         d["failed_items"],
-                        f"{sem['value'] * 100:.2f}%",
+                        f"{sem.value * 100:.2f}%",
                         f"[{d['interval'][0] * 100:.2f}%, {d['interval'][1] * 100:.2f}%]",
                         f"{d['lower_bound'] * 100:.2f}%",
                     ]
                 ],
             )
         )
-    failed = [e for e in data["expectations"] if not e["success"]]
-    if data["expectations"]:
+    agreement = report.agreement_figures()
+    if agreement is not None:
+        body.append("<h2>작업자 간 일치도</h2>")
+        body.append(_table(["항목", "내용"], agreement_rows_ko(agreement)))
+    failed = [e for e in report.expectations if not e["success"]]
+    if report.expectations:
         body.append("<h2>기대 규칙 (Great Expectations)</h2>")
-        body.append(f"<p>{len(data['expectations'])}개 규칙 중 {len(failed)}개 불충족.</p>")
+        body.append(f"<p>{len(report.expectations)}개 규칙 중 {len(failed)}개 불충족.</p>")
         if failed:
             body.append(
                 _table(
@@ -559,10 +606,10 @@ def html_report(
                 ["검증 일시", "단계", "라벨 수", "판정"],
                 [
                     [
-                        h.get("generated_at", ""),
-                        h.get("checkpoint", {}).get("name") or "",
-                        h.get("checkpoint", {}).get("labelled", ""),
-                        "적합" if h.get("passed") else "부적합",
+                        h.generated_at,
+                        h.checkpoint["name"] or "",
+                        h.checkpoint["labelled"],
+                        "적합" if h.passed else "부적합",
                     ]
                     for h in history
                 ],

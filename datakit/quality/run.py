@@ -10,73 +10,32 @@ checked at all (no manifest, no label schema).
 
 from __future__ import annotations
 
-import json
+import functools
 import posixpath
 from collections import Counter, defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from datakit.errors import ArtefactError
+from datakit.errors import ArtefactError, DatakitError, storage_error
 from datakit.io import read_json, sha256_file
 from datakit.project import Project
 from datakit.quality import indicators as ind
 from datakit.quality.census import (
     CensusResult,
-    RecordError,
     census_files,
     census_jsonl,
     pair_with_manifest,
     paired_items,
 )
+from datakit.reports import AGREEMENT_FILE, AgreementReport, QualityReport
 
 Progress = Callable[[int, int | None], None]
 PhaseCallback = Callable[[str], None]
-REPORT_VERSION = 1
 
-
-@dataclass
-class QualityReport:
-    """One check run: the indicators, the gate and where the reports were written."""
-
-    passed: bool
-    generated_at: str
-    spec_sha256: str
-    inputs: dict[str, Any]
-    checkpoint: dict[str, Any]
-    indicators: dict[str, ind.Indicator]
-    errors: list[RecordError] = field(default_factory=list)
-    expectations: list[dict[str, Any]] = field(default_factory=list)
-    files: dict[str, str] = field(default_factory=dict)
-    dataset: dict[str, Any] = field(default_factory=dict)
-    engine: str = "local"
-
-    @property
-    def failed_indicators(self) -> list[str]:
-        return [n for n, i in self.indicators.items() if i.passed is False]
-
-    def to_dict(self) -> dict[str, Any]:
-        """The content of ``reports/quality.json`` (specs/quality-report.schema.json)."""
-        counts = dict.fromkeys(("형식", "구조", "파일"), 0)
-        for e in self.errors:
-            counts[e.kind] += 1
-        return {
-            "report_version": REPORT_VERSION,
-            "passed": self.passed,
-            "generated_at": self.generated_at,
-            "spec_sha256": self.spec_sha256,
-            "dataset": self.dataset,
-            "inputs": self.inputs,
-            "checkpoint": self.checkpoint,
-            "indicators": {n: i.to_dict() for n, i in self.indicators.items()},
-            "failed": self.failed_indicators,
-            "errors": {"counts": counts, "total": len(self.errors)},
-            "expectations": self.expectations,
-            "files": self.files,
-            "engine": self.engine,
-        }
+__all__ = ["QualityReport", "check", "dataset_facts", "report_inputs"]
 
 
 def _facet_fields(project: Project) -> list[str]:
@@ -112,6 +71,37 @@ def default_label_files_dir(project: Project) -> Path:
     return project.paths.annotations / "labels"
 
 
+def _no_crash_as_gate(fn: Callable[..., QualityReport]) -> Callable[..., QualityReport]:
+    """A check that cannot finish raises a DatakitError (exit 2, with a hint), never an
+    uncaught exception: Python exits 1 on those, the code of a failed gate, and CI could not
+    tell a crash from a quality failure. File-system errors pass through (the CLI gives 4)."""
+
+    @functools.wraps(fn)
+    def run(*args: Any, **kwargs: Any) -> QualityReport:
+        try:
+            return fn(*args, **kwargs)
+        except DatakitError:
+            raise
+        except MemoryError as exc:
+            raise DatakitError(
+                "the check ran out of memory (is a label record or value far larger than its "
+                "field allows?)",
+                hint="find over-long lines, e.g. `awk 'length > 1000000 {print NR}' "
+                "annotations/labels.jsonl`, fix or remove them, or give the check more memory",
+            ) from exc
+        except Exception as exc:
+            if isinstance(exc, OSError) and storage_error(exc) is not None:
+                raise
+            raise DatakitError(
+                f"the check stopped on an unexpected error: {type(exc).__name__}: {str(exc)[:300]}",
+                hint="this is not a quality result but a fault in datakit or its input: rerun "
+                "with `datakit --debug check` and report the traceback",
+            ) from exc
+
+    return run
+
+
+@_no_crash_as_gate
 def check(
     project: Project,
     *,
@@ -148,23 +138,11 @@ def check(
     manifest = read_manifest(paths.manifest)
     facet_fields = _facet_fields(project)
 
-    inputs: dict[str, Any] = {
-        "manifest": paths.rel(paths.manifest),
-        "manifest_sha256": sha256_file(paths.manifest),
-        "labels": paths.rel(paths.labels),
-        "labels_sha256": None,
-        "label_files": None,
-        "label_files_count": 0,
-    }
-    if paths.labels.is_file():
-        inputs["labels_sha256"] = sha256_file(paths.labels)
     files_dir = label_files or default_label_files_dir(project)
     files = (
         sorted(p for p in files_dir.rglob("*.json") if p.is_file()) if files_dir.is_dir() else []
     )
-    if files:
-        inputs["label_files"] = paths.rel(files_dir)
-        inputs["label_files_count"] = len(files)
+    inputs = report_inputs(project, files_dir if files else None, len(files))
 
     # -- syntactic census, pairing, completeness and diversity figures --------------------------
     if engine_name == "spark":
@@ -211,9 +189,7 @@ def check(
     )
 
     # -- agreement --------------------------------------------------------------------------
-    agreement_path = paths.annotations / "agreement.json"
-    agreement_data = read_json(agreement_path) if agreement_path.is_file() else None
-    results["agreement"] = ind.agreement(agreement_data, q.agreement)
+    results["agreement"] = ind.agreement(read_agreement(project), q.agreement)
 
     # -- expectation suites -------------------------------------------------------------------
     phase("Great Expectations")
@@ -253,13 +229,7 @@ def check(
         errors=census.errors,
         expectations=outcomes,
         engine=engine_name,
-        dataset={
-            "id": spec.dataset.id,
-            "name_ko": spec.dataset.name_ko,
-            "name_en": spec.dataset.name_en,
-            "version": spec.dataset.version,
-            "task": spec.task.type,
-        },
+        dataset=dataset_facts(spec),
     )
     if write:
         from datakit.quality.report import write_reports
@@ -287,6 +257,40 @@ def check(
     return report
 
 
+def report_inputs(
+    project: Project, label_files: Path | None = None, label_files_count: int = 0
+) -> dict[str, Any]:
+    """``inputs`` of quality.json: the files checked and their sha256 now."""
+    paths = project.paths
+    return {
+        "manifest": paths.rel(paths.manifest),
+        "manifest_sha256": sha256_file(paths.manifest),
+        "labels": paths.rel(paths.labels),
+        "labels_sha256": sha256_file(paths.labels) if paths.labels.is_file() else None,
+        "label_files": None if label_files is None else paths.rel(label_files),
+        "label_files_count": label_files_count,
+    }
+
+
+def dataset_facts(spec: Any) -> dict[str, Any]:
+    """``dataset`` of quality.json: which dataset and version the check was about."""
+    return {
+        "id": spec.dataset.id,
+        "name_ko": spec.dataset.name_ko,
+        "name_en": spec.dataset.name_en,
+        "version": spec.dataset.version,
+        "task": spec.task.type,
+    }
+
+
+def read_agreement(project: Project) -> AgreementReport | None:
+    """``annotations/agreement.json`` as the annotate stage wrote it, or None without one."""
+    path = project.paths.annotations / AGREEMENT_FILE
+    if not path.is_file():
+        return None
+    return AgreementReport.read(path, file=project.paths.rel(path))
+
+
 @dataclass
 class Measures:
     """What an engine hands back for the census-based indicators: the census (counts and
@@ -307,8 +311,19 @@ def source_file_name(source_path: str) -> str:
 
 
 def facet_key(value: Any) -> str:
-    """How a label value is counted in the composition (diversity) figures."""
-    return ind.MISSING_VALUE if value is None else str(value)
+    """How a label value is counted in the composition (diversity) figures. A text too long
+    for a report is cut, its length and a digest kept (equal texts still count together)."""
+    if value is None:
+        return ind.MISSING_VALUE
+    key = str(value)
+    if len(key) <= FACET_CHARS:
+        return key
+    from datakit.quality.expectations import cap_text
+
+    return cap_text(key, FACET_CHARS)
+
+
+FACET_CHARS = 200
 
 
 def composition_sources(
@@ -417,7 +432,12 @@ def _expectations_local(
     rows: int,
     progress: Progress | None,
 ) -> list[dict[str, Any]]:
-    from datakit.quality.expectations import labels_batches, manifest_batches, validate_batches
+    from datakit.quality.expectations import (
+        labels_batches,
+        manifest_batches,
+        validate_batches,
+        value_cap,
+    )
 
     paths = project.paths
     outcomes: list[dict[str, Any]] = []
@@ -431,7 +451,9 @@ def _expectations_local(
         else:
             if jsonl_records == 0:
                 continue  # no label table yet: the suites have nothing to say
-            opener = labels_batches(paths.labels, project.spec.field_names, rows)
+            opener = labels_batches(
+                paths.labels, project.spec.field_names, rows, value_cap=value_cap(chosen)
+            )
             total = jsonl_records
         outs = validate_batches(opener, chosen, total_rows=total, progress=progress)
         outcomes.extend(o.to_dict() for o in outs)
@@ -488,15 +510,9 @@ def _task_metric(project: Project) -> dict[str, Any] | None:
     if not values:
         return None
     threshold = project.spec.annotation.review_below
-    metric = None
-    agreement_path = project.paths.annotations / "agreement.json"
-    if agreement_path.is_file():
-        try:
-            metric = json.loads(agreement_path.read_text(encoding="utf-8")).get("metric")
-        except (ValueError, AttributeError):
-            metric = None
+    report = read_agreement(project)
     return {
-        "metric": metric,
+        "metric": None if report is None else report.metric,
         "items": len(values),
         "mean": sum(values) / len(values),
         "at_or_above_review_threshold": sum(v >= threshold for v in values) / len(values),

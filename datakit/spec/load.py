@@ -22,9 +22,11 @@ from datakit.spec.model import (
     LABEL_FIELD_TYPE,
     PII_KINDS,
     TASK_DATA_TYPE,
+    VALIDITY_METRICS,
     Annotation,
     Attribute,
     AudioRequirements,
+    CollectSettings,
     Data,
     Dataset,
     EngineSettings,
@@ -32,6 +34,7 @@ from datakit.spec.model import (
     ImageRequirements,
     LabelClass,
     LabelStudioSettings,
+    NearDuplicateSettings,
     Organizations,
     PiiPolicy,
     ProjectSpec,
@@ -40,6 +43,7 @@ from datakit.spec.model import (
     Targets,
     Task,
     TextRequirements,
+    ValidityTarget,
 )
 
 PathElem = str | int
@@ -116,7 +120,37 @@ def parse_yaml(path: Path) -> tuple[Any, _Lines]:
         raise SpecError([SpecProblem(file, "", msg, line)]) from None
     finally:
         loader.dispose()
+    duplicates = _duplicate_keys(node, file)
+    if duplicates:
+        raise SpecError(duplicates, hint="a key may appear once per section; keep the one you mean")
     return data, _Lines(node)
+
+
+def _duplicate_keys(node: yaml.Node | None, file: str, path: str = "") -> list[SpecProblem]:
+    """Every key written twice in one mapping (YAML itself lets the last one win quietly)."""
+    out: list[SpecProblem] = []
+    if isinstance(node, yaml.MappingNode):
+        seen: dict[str, int] = {}
+        for k, v in node.value:
+            key = str(k.value)
+            here = f"{path}.{key}" if path else key
+            line = int(k.start_mark.line) + 1
+            if key in seen:
+                out.append(
+                    SpecProblem(
+                        file,
+                        here,
+                        f"duplicate key (also on line {seen[key]}); the last one would win",
+                        line,
+                    )
+                )
+            else:
+                seen[key] = line
+            out += _duplicate_keys(v, file, here)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, v in enumerate(node.value):
+            out += _duplicate_keys(v, file, f"{path}[{i}]")
+    return out
 
 
 def load_spec(path: str | Path) -> ProjectSpec:
@@ -223,6 +257,44 @@ def _schema_type(t: str) -> str:
     return {"object": "a mapping", "array": "a list", "null": "null"}.get(t, f"a {t}")
 
 
+# The same bound stated twice: data.requirements (collect quarantines what misses it) and
+# the field dictionary (the label schema refuses it). They must agree.
+_SAME_BOUND = (
+    ("text", "min_length", "text", "minimum"),
+    ("text", "max_length", "text", "maximum"),
+    ("image", "min_width", "width", "minimum"),
+    ("image", "max_width", "width", "maximum"),
+    ("image", "min_height", "height", "minimum"),
+    ("image", "max_height", "height", "maximum"),
+)
+
+
+def _requirement_drift(
+    data: dict[str, Any], field_names: dict[str, int], file: str, lines: _Lines
+) -> list[SpecProblem]:
+    out = []
+    req = data.get("data", {}).get("requirements", {})
+    for kind, req_key, field, bound in _SAME_BOUND:
+        a = req.get(kind, {}).get(req_key)
+        i = field_names.get(field)
+        b = data["fields"][i].get(bound) if i is not None else None
+        if a is None or b is None or i is None or float(a) == float(b):
+            continue
+        req_path: list[PathElem] = ["data", "requirements", kind, req_key]
+        field_path: list[PathElem] = ["fields", i, bound]
+        out.append(
+            SpecProblem(
+                file,
+                format_path(req_path),
+                f"{a} contradicts {format_path(field_path)} = {b} "
+                f"(line {lines.line(field_path)}): both bound the same value; make them equal "
+                "(collect quarantines by the first, the label schema refuses by the second)",
+                lines.line(req_path),
+            )
+        )
+    return out
+
+
 def _semantic_problems(data: dict[str, Any], file: str, lines: _Lines) -> list[SpecProblem]:
     problems: list[SpecProblem] = []
 
@@ -252,6 +324,16 @@ def _semantic_problems(data: dict[str, Any], file: str, lines: _Lines) -> list[S
         add(["fields"], "no 'id' field; every label record needs an `id` (type string)")
     elif fields[field_names["id"]]["type"] != "string":
         add(["fields", field_names["id"], "type"], "the `id` field must be of type string")
+    problems += _requirement_drift(data, field_names, file, lines)
+
+    validity = data.get("targets", {}).get("quality", {}).get("validity", {})
+    metric = validity.get("metric")
+    if metric is not None and metric not in VALIDITY_METRICS[task_type]:
+        add(
+            ["targets", "quality", "validity", "metric"],
+            f"metric '{metric}' does not fit task {task_type}; "
+            f"expected one of {', '.join(VALIDITY_METRICS[task_type])}",
+        )
 
     data_type = data["data"]["type"]
     if data_type not in TASK_DATA_TYPE[task_type]:
@@ -442,7 +524,10 @@ def build_spec(d: dict[str, Any]) -> ProjectSpec:
         total=tg.get("total"),
         per_class=dict(tg.get("per_class", {})),
         composition={k: dict(v) for k, v in tg.get("composition", {}).items()},
-        quality=QualityTargets(**tg.get("quality", {})),
+        quality=QualityTargets(
+            **{k: v for k, v in tg.get("quality", {}).items() if k != "validity"},
+            validity=ValidityTarget(**tg.get("quality", {}).get("validity", {})),
+        ),
     )
     an = d.get("annotation", {})
     annotation = Annotation(
@@ -455,6 +540,8 @@ def build_spec(d: dict[str, Any]) -> ProjectSpec:
         seed=sp.get("seed", 42),
         stratify=sp.get("stratify"),
         group=sp.get("group"),
+        tolerance=float(sp.get("tolerance", 0.02)),
+        cross_group_near_duplicates=sp.get("cross_group_near_duplicates", "exclude"),
     )
     pi = d.get("pii", {})
     pii = PiiPolicy(
@@ -462,6 +549,7 @@ def build_spec(d: dict[str, Any]) -> ProjectSpec:
         action=pi.get("action", "mask"),
         mask_char=pi.get("mask_char", "*"),
         keep_length=pi.get("keep_length", True),
+        pseudonym_key_env=pi.get("pseudonym_key_env", "DATAKIT_PSEUDONYM_KEY"),
     )
     en = d.get("engine", {})
     engine = EngineSettings(
@@ -472,6 +560,8 @@ def build_spec(d: dict[str, Any]) -> ProjectSpec:
             for k, v in en.get("conf", {}).items()
         },
     )
+    nd = d.get("collect", {}).get("near_duplicates", {})
+    collect = CollectSettings(near_duplicates=NearDuplicateSettings(**nd))
     return ProjectSpec(
         dataset=dataset,
         data=data,
@@ -482,5 +572,6 @@ def build_spec(d: dict[str, Any]) -> ProjectSpec:
         splits=splits,
         pii=pii,
         engine=engine,
+        collect=collect,
         raw=d,
     )

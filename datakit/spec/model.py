@@ -184,6 +184,33 @@ def _num(x: float) -> str:
     return str(int(x)) if float(x).is_integer() else str(x)
 
 
+# 유효성: the metrics a task's baseline (or the user's predictions) can be judged by, the
+# default (first) with its default target. Lower is better for error rates.
+VALIDITY_METRICS: dict[str, tuple[str, ...]] = {
+    "text_classification": ("macro_f1", "accuracy", "weighted_f1"),
+    "image_classification": ("macro_f1", "accuracy", "weighted_f1"),
+    "ner": ("entity_f1", "entity_precision", "entity_recall"),
+    "object_detection": ("map50", "map", "map75"),
+    "transcription": ("cer", "wer"),
+}
+DEFAULT_VALIDITY_TARGET: dict[str, float] = {
+    "text_classification": 0.7,
+    "image_classification": 0.7,
+    "ner": 0.7,
+    "object_detection": 0.5,
+    "transcription": 0.15,
+}
+LOWER_IS_BETTER = frozenset({"cer", "wer"})
+
+
+@dataclass(frozen=True)
+class ValidityTarget:
+    """``targets.quality.validity``: None takes the task's default (VALIDITY_METRICS)."""
+
+    metric: str | None = None
+    target: float | None = None
+
+
 @dataclass(frozen=True)
 class QualityTargets:
     syntactic: float = 0.995
@@ -192,6 +219,7 @@ class QualityTargets:
     completeness: float = 1.0
     diversity: float = 0.9
     agreement: float = 0.6
+    validity: ValidityTarget = field(default_factory=ValidityTarget)
 
 
 @dataclass(frozen=True)
@@ -228,6 +256,8 @@ class Splits:
     seed: int = 42
     stratify: str | None = None
     group: str | None = None
+    tolerance: float = 0.02
+    cross_group_near_duplicates: Literal["exclude", "ignore", "together"] = "exclude"
 
 
 @dataclass(frozen=True)
@@ -236,6 +266,22 @@ class PiiPolicy:
     action: PiiAction = "mask"
     mask_char: str = "*"
     keep_length: bool = True
+    # names the variable, never holds the key (like annotation.label_studio.api_key_env)
+    pseudonym_key_env: str = "DATAKIT_PSEUDONYM_KEY"
+
+
+@dataclass(frozen=True)
+class NearDuplicateSettings:
+    """How collect decides that two texts are near-duplicates (docs/collect.md)."""
+
+    threshold: float = 0.5  # 2-shingle Jaccard similarity; --near-dup-threshold overrides
+    # shorter normalised texts are near-duplicates only when equal (chosen from labelled pairs)
+    min_length: int = 20
+
+
+@dataclass(frozen=True)
+class CollectSettings:
+    near_duplicates: NearDuplicateSettings = field(default_factory=NearDuplicateSettings)
 
 
 @dataclass(frozen=True)
@@ -260,6 +306,7 @@ class ProjectSpec:
     splits: Splits
     pii: PiiPolicy
     engine: EngineSettings = field(default_factory=EngineSettings)
+    collect: CollectSettings = field(default_factory=CollectSettings)
     raw: dict[str, Any] = field(repr=False, compare=False, default_factory=dict)
 
     @property
@@ -275,6 +322,15 @@ class ProjectSpec:
     @property
     def field_names(self) -> tuple[str, ...]:
         return tuple(f.name for f in self.fields)
+
+    @property
+    def validity_target(self) -> tuple[str, float]:
+        """The validity metric and target, the task's defaults filling what the spec omits."""
+        v = self.targets.quality.validity
+        metric = v.metric or VALIDITY_METRICS[self.task.type][0]
+        if v.target is not None:
+            return metric, float(v.target)
+        return metric, DEFAULT_VALIDITY_TARGET[self.task.type]
 
     @property
     def stratify_key(self) -> str | None:

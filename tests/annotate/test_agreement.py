@@ -130,15 +130,17 @@ def test_compute_agreement_classification(planned_project) -> None:  # type: ign
     res = compute_agreement(spec, items)
     # hand: p_o = 3/4; x = (긍2, 부1, 중1), y = (긍2, 부2) → p_e = (2·2 + 1·2)/16 = 6/16
     expected = (0.75 - 6 / 16) / (1 - 6 / 16)
-    lab = res.report["fields"]["label"]
+    lab = res.report.fields["label"]
     assert lab["cohen_kappa"]["value"] == pytest.approx(expected, abs=1e-6)
     assert lab["cohen_kappa"]["n_items"] == 4
-    assert res.report["metric"] == "cohen_kappa"
-    assert res.report["value"] == pytest.approx(expected, abs=1e-6)
-    assert res.report["n_items_cross_checked"] == 4
+    assert res.report.metric == "cohen_kappa"
+    assert "same two annotators" in res.report.metric_reason
+    assert res.report.value == pytest.approx(expected, abs=1e-6)
+    assert res.report.n_items_cross_checked == 4
+    assert res.report.raters_per_item == {"2": 4}
     assert res.per_item == {"a": 1.0, "b": 1.0, "c": 1.0, "d": 0.5}
-    assert res.report["per_annotator"]["x"]["n_annotated"] == 2 + 3
-    assert res.report["per_annotator"]["x"]["agreement"] == pytest.approx(0.75)
+    assert res.report.per_annotator["x"]["n_annotated"] == 2 + 3
+    assert res.report.per_annotator["x"]["agreement"] == pytest.approx(0.75)
     assert lab["per_class"]["긍정"]["n_items"] == 2
     assert math.isclose(lab["percent_agreement"]["value"], 0.75)
 
@@ -153,7 +155,9 @@ def test_compute_agreement_boxes(planned_project) -> None:  # type: ignore[no-un
         "c": [_ann("x", 5, objects=[]), _ann("y", 6, objects=[])],
     }
     res = compute_agreement(project.spec, items)
-    f = res.report["fields"]["objects"]
+    f = res.report.fields["objects"]
     assert f["value"] == pytest.approx(2 * 1 / 4)  # 1 match among 4 boxes
+    assert res.report.metric == "box_f1" and res.report.value == pytest.approx(0.5)
+    assert res.report.n_items_cross_checked == 3
     assert res.per_item == {"a": 1.0, "b": 0.0, "c": 1.0}
     assert f["per_class"]["차량"]["n_objects"] == 4

@@ -11,9 +11,11 @@ import pyarrow.parquet as pq
 import pytest
 
 from datakit.annotate.client import Connection, LabelStudioClient
+from datakit.annotate.normalize import to_result
 from datakit.annotate.pull import import_export, pull
 from datakit.annotate.push import push
 from datakit.annotate.simulate import annotate, ensure_users, review, simulate
+from datakit.reports import AgreementReport
 
 pytestmark = pytest.mark.labelstudio
 
@@ -152,10 +154,23 @@ def test_full_loop(planned_project, ls_conn: Connection, tmp_path: Path) -> None
     )
 
     # the reviewer decides; the adjudicated label records who decided
+    before_review = AgreementReport.read(project.paths.annotations / "agreement.json")
     n = review(project, conn=ls_conn, reviewer=REV, decide=lambda iid, labels: {"label": "중립"})
     assert n == 3
     fourth = pull(project, conn=ls_conn)
     assert fourth.adjudicated == 3 and fourth.needs_review == 0
+    # review settles items, it does not add a rater: the headline stays the annotators'
+    after_review = AgreementReport.read(project.paths.annotations / "agreement.json")
+    assert after_review.value == before_review.value and after_review.value is not None
+    assert after_review.value < 1.0 and after_review.metric == "cohen_kappa"
+    assert after_review.interval == before_review.interval
+    adj = after_review.adjudication
+    assert adj.sources == {"review_project": 3} and adj.reviewers == [REV]
+    # rv02 긍정/부정, rv03 중립/부정, rv07 긍정/중립 → the reviewer's 중립 matches one of each
+    assert adj.per_annotator == {
+        A1: {"n_items": 3, "accuracy": round(1 / 3, 6)},
+        A2: {"n_items": 3, "accuracy": round(1 / 3, 6)},
+    }
     cons = {
         r["item_id"]: r
         for r in pq.read_table(project.paths.annotations / "consensus.parquet").to_pylist()
@@ -174,6 +189,71 @@ def test_full_loop(planned_project, ls_conn: Connection, tmp_path: Path) -> None
     assert st["items_annotated"] == 11 and st["items_cross_checked"] == 10
     assert {a["annotator"]: a["skipped"] for a in st["annotators"]}[A2] == 1
     assert project.stage_record("annotate") is not None
+
+
+def test_ground_truth_review_in_the_labelling_project_is_not_a_rater(
+    planned_project: Any, ls_conn: Connection
+) -> None:
+    """The report of issue 12: a reviewer settles the two disagreements with a third,
+    ground-truth annotation in the labelling project. The headline stays the two
+    annotators' Cohen's κ over all ten items (it used to become Fleiss' κ = 1.0 over the
+    eight items with the most common number of raters: the unanimous ones)."""
+    from datakit.quality import check
+
+    project = planned_project("text_classification", _items()[:10])
+    res = push(project, conn=ls_conn)
+    simulate(project, conn=ls_conn, plan={k: v for k, v in _plan().items() if k != "rv10"})
+    time.sleep(1.1)
+    first = pull(project, conn=ls_conn)
+    assert first.agreement.value == pytest.approx(KAPPA, abs=1e-6)
+    assert first.needs_review == 2
+    settle = {"rv02": "긍정", "rv07": "중립"}  # A1's label on rv02, A2's on rv07
+    with LabelStudioClient(ls_conn) as client:
+        uid = ensure_users(client, [REV])[REV]
+        tasks = {t["data"]["item_id"]: t["id"] for t in client.iter_tasks(res.project_id)}
+        for iid, label in settle.items():
+            client.post(
+                f"/api/tasks/{tasks[iid]}/annotations",
+                json={
+                    "result": to_result(project.spec, {"label": label}),
+                    "completed_by": uid,
+                    "ground_truth": True,
+                },
+            )
+    time.sleep(1.1)
+    second = pull(project, conn=ls_conn)
+    rows = pq.read_table(project.paths.annotations_table).to_pylist()
+    assert sorted(r["item_id"] for r in rows if r["ground_truth"]) == ["rv02", "rv07"]
+    assert {r["annotator"] for r in rows if r["ground_truth"]} == {REV}
+    report = AgreementReport.read(project.paths.annotations / "agreement.json")
+    assert report.metric == "cohen_kappa"
+    assert report.value == pytest.approx(KAPPA, abs=1e-6)
+    assert report.n_items_cross_checked == 10 and report.raters_per_item == {"2": 10}
+    assert report.annotators == [A1, A2] and REV not in report.per_annotator
+    assert report.interval is not None and report.interval.low is not None
+    adj = report.adjudication
+    assert adj.sources == {"ground_truth": 2} and adj.reviewers == [REV]
+    assert adj.per_annotator == {
+        A1: {"n_items": 2, "accuracy": 0.5},
+        A2: {"n_items": 2, "accuracy": 0.5},
+    }
+    assert second.needs_review == 0 and second.labelled == 10
+    cons = {
+        r["item_id"]: r
+        for r in pq.read_table(project.paths.annotations / "consensus.parquet").to_pylist()
+    }
+    assert cons["rv07"]["method"] == "adjudicated" and cons["rv07"]["decided_by"] == REV
+    assert cons["rv07"]["n_annotators"] == 2
+    labels = {
+        json.loads(x)["id"]: json.loads(x)["label"]
+        for x in project.paths.labels.read_text().splitlines()
+    }
+    assert labels["rv02"] == "긍정" and labels["rv07"] == "중립"
+    # the check reads the same figure back through AgreementReport
+    quality = check(project)
+    agreement = quality.indicators["agreement"]
+    assert agreement.value == report.value
+    assert agreement.details["interval"] == report.interval.to_dict()
 
 
 def test_import_of_ui_export_matches_pull(planned_project, ls_conn: Connection) -> None:  # type: ignore[no-untyped-def]

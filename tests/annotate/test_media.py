@@ -79,4 +79,4 @@ def test_image_task_media_equals_the_collected_file(  # type: ignore[no-untyped-
     rec = json.loads(project.paths.labels.read_text().splitlines()[0])
     assert rec["file_name"] == "도로_00.png" and rec["width"] == 96
     assert set(rec["objects"][0]) == {"label", "x", "y", "width", "height"}
-    assert out.agreement["metric"] == "box_f1" and out.agreement["value"] == 1.0
+    assert out.agreement.metric == "box_f1" and out.agreement.value == 1.0

@@ -141,12 +141,15 @@ def test_cli_help_has_an_example(cli: Callable[..., object]) -> None:
 def test_item_rows_carry_exactly_the_manifest_columns(tmp_path: Path) -> None:
     """Rows are made as dicts; every manifest column is set, extras are private (_name)."""
     from datakit.collect.items import Context, process_entry
+    from datakit.collect.pseudonym import PseudonymKey
     from datakit.collect.sources import Entry, SourceOptions
-    from datakit.spec.model import Data, PiiPolicy
+    from datakit.spec.model import Data, PiiPolicy, Splits
 
     class Spec:  # the parts of ProjectSpec that item processing reads
         data = Data(type="text")
         pii = PiiPolicy()
+        splits = Splits()
+        fields = ()
 
     f = tmp_path / "a.txt"
     f.write_text("열 가지 열을 모두 채우는지 보는 리뷰", encoding="utf-8")
@@ -159,6 +162,7 @@ def test_item_rows_carry_exactly_the_manifest_columns(tmp_path: Path) -> None:
         project_root=tmp_path,
         collected_at="2026-01-01T00:00:00Z",
         record_files=True,
+        pseudonyms=PseudonymKey("NO_PSEUDONYM_KEY_IN_THIS_TEST", tmp_path / "pseudonym.key"),
     )
     st = f.stat()
     (row,) = process_entry(Entry("file", str(f), "a.txt", "a.txt", st.st_size, st.st_mtime_ns), ctx)

@@ -14,8 +14,8 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from datakit.io import sha256_file, write_json
 from datakit.project import Project
+from datakit.reports import AgreementReport, QualityReport
 from datakit.spec.model import ProjectSpec
 from datakit.tables import CONSENSUS_SCHEMA, MANIFEST_SCHEMA
 
@@ -189,23 +189,50 @@ def build_inputs(
     return project
 
 
-def write_quality(project: Project, *, passed: bool = True) -> None:
-    write_json(
-        project.paths.reports / "quality.json",
-        {
-            "passed": passed,
-            "spec_sha256": project.spec_hash,
-            "checked_at": "2026-10-02T00:00:00+00:00",
-            "inputs": {
-                "manifest_sha256": sha256_file(project.paths.manifest),
-                "labels_sha256": sha256_file(project.paths.labels),
-            },
-            "indicators": {
-                "syntactic": {"value": 1.0, "target": 0.995, "passed": True},
-                "semantic": {"value": 0.95 if passed else 0.8, "target": 0.9, "passed": passed},
-            },
+CHECKED_AT = "2026-10-02T00:00:00+00:00"
+
+
+def write_quality(
+    project: Project,
+    *,
+    passed: bool = True,
+    generated_at: str = CHECKED_AT,
+    agreement: AgreementReport | None = None,
+) -> QualityReport:
+    """reports/quality.json (and the other reports) about the project's current files,
+    written by the check stage's own writer. ``passed`` decides the semantic indicator;
+    ``agreement`` is what annotations/agreement.json would hold."""
+    from datakit.quality import indicators as ind
+    from datakit.quality.report import write_reports
+    from datakit.quality.run import dataset_facts, report_inputs
+
+    spec = project.spec
+    q = spec.targets.quality
+    indicators: dict[str, ind.Indicator] = {
+        name: ind.not_measured(name, getattr(q, name, 1.0), "not measured in this test")
+        for name in ind.INDICATORS
+    }
+    indicators["syntactic"] = ind.Indicator("syntactic", 1.0, q.syntactic, True)
+    indicators["semantic"] = ind.Indicator("semantic", 0.95 if passed else 0.8, q.semantic, passed)
+    indicators["agreement"] = ind.agreement(agreement, q.agreement)
+    labelled = sum(1 for _ in project.paths.labels.open(encoding="utf-8"))
+    total = spec.targets.total
+    report = QualityReport(
+        passed=ind.gate(indicators.values()),
+        generated_at=generated_at,
+        spec_sha256=project.spec_hash,
+        inputs=report_inputs(project),
+        checkpoint={
+            "name": None,
+            "labelled": labelled,
+            "target_total": total,
+            "share": labelled / total if total else None,
         },
+        indicators=indicators,
+        dataset=dataset_facts(spec),
     )
+    write_reports(project, report)
+    return report
 
 
 def make_ready_project(

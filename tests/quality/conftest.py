@@ -72,6 +72,24 @@ def write_labels(root: Path, records: list[Any]) -> Path:
     return path
 
 
+def write_agreement(root: Path, labels: dict[str, dict[str, str]]) -> Any:
+    """annotations/agreement.json as the annotate stage writes it, from item → annotator →
+    label; returns the AgreementReport."""
+    from datakit.annotate.agreement import Ann, compute_agreement
+    from datakit.annotate.pull import write_agreement as write
+    from datakit.project import Project
+
+    project = Project(root)
+    items = {
+        iid: [Ann(who, n, {"label": v}) for n, (who, v) in enumerate(per.items())]
+        for iid, per in labels.items()
+    }
+    report = compute_agreement(project.spec, items).report
+    project.paths.annotations.mkdir(parents=True, exist_ok=True)
+    write(project, report)
+    return report
+
+
 @pytest.fixture
 def text_project(make_project: Callable[..., Path]) -> Callable[..., Path]:
     """A planned text_classification project (targets: 30 items, 10 per class, source

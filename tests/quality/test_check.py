@@ -14,7 +14,13 @@ from typing import Any
 import jsonschema
 
 from datakit.schemas import load_schema
-from tests.quality.conftest import label_record, manifest_row, write_labels
+from tests.quality.conftest import (
+    CLASSES,
+    label_record,
+    manifest_row,
+    write_agreement,
+    write_labels,
+)
 
 Cli = Callable[..., Any]
 
@@ -225,9 +231,12 @@ def test_agreement_and_task_metric_from_the_annotate_stage(text_project: Any, cl
     from datakit.tables import CONSENSUS_SCHEMA, write_table
 
     root = text_project()
-    (root / "annotations/agreement.json").write_text(
-        json.dumps({"metric": "cohen_kappa", "value": 0.55, "n_items": 30}), encoding="utf-8"
-    )
+    # two annotators on 28 items, agreeing on 18: Cohen's κ well below the 0.6 target
+    labels = {
+        f"r{i:04d}": {"a": CLASSES[i % 3], "b": CLASSES[(i + (i % 3 == 0)) % 3]} for i in range(28)
+    }
+    agreement = write_agreement(root, labels)
+    assert agreement.metric == "cohen_kappa" and agreement.value < 0.6
     ids = [f"r{i:04d}" for i in range(30)]
     table = pa.table(
         {
@@ -247,8 +256,15 @@ def test_agreement_and_task_metric_from_the_annotate_stage(text_project: Any, cl
     assert res.exit_code == 1  # κ 0.55 < 0.6
     data = json.loads(res.output)
     agr = data["indicators"]["agreement"]
-    assert (agr["value"], agr["target"], agr["passed"]) == (0.55, 0.6, False)
-    assert agr["details"] == {"metric": "cohen_kappa", "items": 30}
+    assert (agr["value"], agr["target"], agr["passed"]) == (agreement.value, 0.6, False)
+    details = agr["details"]
+    assert (details["metric"], details["n_items"], details["annotators"]) == ("cohen_kappa", 28, 2)
+    assert details["interval"] == agreement.interval.to_dict()
+    assert "same two annotators" in details["metric_reason"]
     assert data["failed"] == ["agreement"]
+    # the 결과서 and the HTML report show the figure with its interval
+    md = (root / "reports/품질검증_결과서.md").read_text(encoding="utf-8")
+    assert "## 작업자 간 일치도" in md and agreement.interval.text() in md
+    assert agreement.interval.text() in (root / "reports/quality.html").read_text("utf-8")
     tm = data["indicators"]["semantic"]["details"]["task_metric"]
     assert tm["items"] == 28 and tm["mean"] == (20 + 4) / 28 and tm["needs_review"] == 8

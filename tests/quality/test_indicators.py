@@ -107,18 +107,37 @@ def test_semantic_rate_bound_and_pending() -> None:
     assert ind.semantic({"a": None}, 0.9).passed is None
 
 
-def test_agreement_reads_the_annotate_stage_file(tmp_path: Path) -> None:
-    data = {"metric": "cohen_kappa", "value": 0.72, "n_items": 120, "fields": {}}
-    res = ind.agreement(json.loads(json.dumps(data)), 0.6)
-    assert (res.value, res.passed, res.details["metric"], res.details["items"]) == (
-        0.72,
-        True,
-        "cohen_kappa",
-        120,
+def test_agreement_reads_the_annotate_stage_report(tmp_path: Path) -> None:
+    from datakit.reports import Adjudication, AgreementReport, Interval
+
+    report = AgreementReport(
+        task_type="text_classification",
+        metric="krippendorff_alpha",
+        metric_requested="auto",
+        metric_reason="auto: annotators per item vary",
+        value=0.72,
+        interval=Interval(0.66, 0.78, 0.95, 1000, 42),
+        target=0.6,
+        n_items=130,
+        n_items_cross_checked=120,
+        raters_per_item={"2": 100, "3": 20},
+        annotators=["a", "b", "c"],
+        fields={},
+        per_annotator={},
+        adjudication=Adjudication(n_items=9, n_items_with_majority=4, overturned=1),
     )
-    assert ind.agreement({"overall": {"alpha": 0.41}}, 0.6).passed is False
+    # through the file, as the check stage reads it
+    path = tmp_path / "agreement.json"
+    path.write_text(json.dumps(report.to_dict()), encoding="utf-8")
+    res = ind.agreement(AgreementReport.read(path), 0.6)
+    assert (res.value, res.passed) == (0.72, True)
+    assert res.details["metric"] == "krippendorff_alpha" and res.details["n_items"] == 120
+    assert res.details["interval"]["low"] == 0.66 and res.details["annotators"] == 3
+    assert (res.details["adjudicated_items"], res.details["overturned"]) == (9, 1)
+    assert res.details["overturn_rate"] == 0.25
     assert ind.agreement(None, 0.6).passed is None
-    assert ind.agreement({"metric": "x", "value": None}, 0.6).passed is None
+    report.value, report.interval = None, None
+    assert ind.agreement(report, 0.6).passed is None
 
 
 def test_gate() -> None:

@@ -68,7 +68,7 @@ def _splits(release: Path) -> dict[str, str]:
     return out
 
 
-def _assert_same_release(local: Path, spark: Path) -> dict[str, Any]:
+def _assert_same_release(local: Path, spark: Path, *, same_bytes: bool = True) -> dict[str, Any]:
     a: dict[str, Any] = read_json(local / "metadata.json")
     b: dict[str, Any] = read_json(spark / "metadata.json")
     for key in SAME:
@@ -89,9 +89,10 @@ def _assert_same_release(local: Path, spark: Path) -> dict[str, Any]:
             assert tb.equals(ta), s["path"]
     # Written with the local writer's settings, shards and copied files are byte-identical.
     content = ("data/", "files/")
-    assert {f["path"]: f["sha256"] for f in b["files"] if f["path"].startswith(content)} == {
-        f["path"]: f["sha256"] for f in a["files"] if f["path"].startswith(content)
-    }
+    if same_bytes:
+        assert {f["path"]: f["sha256"] for f in b["files"] if f["path"].startswith(content)} == {
+            f["path"]: f["sha256"] for f in a["files"] if f["path"].startswith(content)
+        }
     report = verify_release(spark)
     assert report.ok, [str(p) for p in report.problems]
     assert _splits(spark) == _splits(local)
@@ -175,7 +176,8 @@ def test_majority_stratum_ties_go_to_the_smallest_value(
 def test_spans_with_groups_match_local(spark: Any, make_project: Callable[..., Path]) -> None:
     """NER: span classes counted once per item holding them; units by source (group)."""
     project = make_ready_project(make_project, "ner", n=90, cluster=lambda i: f"c{i % 4}")
-    local, spark_release = _both(project)
+    # two sources, two units: 8:1:1 is out of reach, the deviation is accepted (and equal)
+    local, spark_release = _both(project, accept_split_deviation=True)
     meta = _assert_same_release(local, spark_release)
     assert meta["splits"]["group"] == "source"
     assert sum(meta["counts"]["splits"].values()) == 90
@@ -338,7 +340,7 @@ def test_missing_source_image_fails_as_locally(
 ) -> None:
     project = make_ready_project(make_project, "image_classification", n=12)
     (project.root / "data/source/item-0000005.png").unlink()
-    err = _same_error(project)
+    err = _same_error(project, accept_split_deviation=True)  # 12 items cannot make 8:1:1
     assert err.item == "item-0000005" and err.file == "data/source/item-0000005.png"  # type: ignore[union-attr]
 
 
@@ -511,11 +513,82 @@ def test_a_million_items_split_identically(
     with capsys.disabled():
         print(f"\n{n:,} items: local {t1 - t0:.1f} s, spark local[2] {t2 - t1:.1f} s")
     a, b = _id_split(local.path), _id_split(remote.path)
-    assert a.num_rows == b.num_rows == n
-    assert b.equals(a)
     ma, mb = read_json(local.path / "metadata.json"), read_json(remote.path / "metadata.json")
+    # clusters that cross groups leave their copies out (the same ones in both engines)
+    assert a.num_rows == b.num_rows == n - ma["splits"]["excluded"]
+    assert b.equals(a)
+    if ma["splits"]["excluded"]:
+        listed = (local.path / "excluded.csv").read_bytes()
+        assert listed == (remote.path / "excluded.csv").read_bytes()
     for key in ("counts", "splits", "leakage", "pii"):
         assert ma[key] == mb[key], key
     assert ma["provenance"]["annotation"] == mb["provenance"]["annotation"]
     assert mb["splits"]["units"] < n  # groups, clusters and duplicates joined items
     assert verify_release(remote.path).ok
+
+
+# -- splits that meet the plan (large units first, cross-group near-duplicates) ---------------
+
+
+def _recurring_project(make_project: Callable[..., Path], policy: str) -> Project:
+    """Generic comments recurring under many groups (near-duplicate clusters across groups),
+    with ``splits.cross_group_near_duplicates: policy``."""
+    import random
+
+    project = make_ready_project(
+        make_project,
+        n=900,
+        group=lambda i: f"article-{(i * 37) % 60}",
+        cluster=lambda i: f"generic-{random.Random(i).randrange(25)}" if i % 7 == 0 else None,
+        label_of=lambda i: CLASSES[(i * 7) % 3],
+    )
+    spec = project.root / "datakit.yaml"
+    text = spec.read_text(encoding="utf-8")
+    spec.write_text(
+        text.replace("  seed: 42\n", f"  seed: 42\n  cross_group_near_duplicates: {policy}\n", 1),
+        encoding="utf-8",
+    )
+    from datakit.plan.run import plan
+
+    project = Project(project.root)
+    plan(project)
+    write_quality(project)
+    return project
+
+
+@pytest.mark.parametrize("policy", ["exclude", "ignore", "together"])
+def test_cross_group_policies_and_large_units_match_local(
+    spark: Any, make_project: Callable[..., Path], policy: str
+) -> None:
+    project = _recurring_project(make_project, policy)
+    # together makes one unit of nearly everything: accepted, so both engines release it
+    local, spark_release = _both(project, accept_split_deviation=policy == "together")
+    meta = _assert_same_release(local, spark_release)
+    sp = meta["splits"]
+    assert (sp["excluded"] > 0) == (policy == "exclude")
+    assert sp["within_tolerance"] == (policy != "together")
+    if policy == "together":
+        assert sp["large_units"][0]["n_clusters"] == 25 and sp["large_units"][0]["excess"] > 0
+    if policy == "exclude":
+        assert (local / "excluded.csv").read_bytes() == (
+            spark_release / "excluded.csv"
+        ).read_bytes()
+    assert (meta["leakage"]["near_duplicate"] > 0) == (policy == "ignore")
+
+
+@pytest.mark.slow
+def test_real_corpus_split_matches_local(
+    spark: Any, collected_hate_speech: list[dict[str, Any]], make_project: Callable[..., Path]
+) -> None:
+    """The shared corpus's comments under their 339 titles: the same assignment, the same
+    left-out copies and the same split report from both engines."""
+    from tests.fixtures.corpora import corpus_project
+
+    project = corpus_project(make_project, collected_hate_speech)
+    local, spark_release = _both(project)
+    # Same rows, values and schema in every shard; on this corpus the train shard's text
+    # pages break where the input chunks did, so its bytes differ (issue 16: one writer
+    # whose bytes depend only on the rows).
+    meta = _assert_same_release(local, spark_release, same_bytes=False)
+    assert meta["splits"]["within_tolerance"] and meta["leakage"]["total"] == 0
+    assert (local / "excluded.csv").read_bytes() == (spark_release / "excluded.csv").read_bytes()
