@@ -27,7 +27,14 @@ AGREEMENT_FILE = "agreement.json"  # under annotations/
 ERROR_KINDS = ("형식", "구조", "파일")
 
 IndicatorName = Literal[
-    "syntactic", "format", "semantic", "completeness", "diversity", "agreement", "expectations"
+    "syntactic",
+    "format",
+    "semantic",
+    "completeness",
+    "diversity",
+    "agreement",
+    "expectations",
+    "validity",
 ]
 INDICATORS: tuple[IndicatorName, ...] = (
     "syntactic",
@@ -37,6 +44,7 @@ INDICATORS: tuple[IndicatorName, ...] = (
     "diversity",
     "agreement",
     "expectations",
+    "validity",
 )
 TITLES_KO: dict[str, str] = {
     "syntactic": "구문 정확성",
@@ -46,6 +54,7 @@ TITLES_KO: dict[str, str] = {
     "diversity": "다양성 (통계)",
     "agreement": "작업자 간 일치도",
     "expectations": "기대 규칙 (Great Expectations)",
+    "validity": "유효성",
 }
 
 

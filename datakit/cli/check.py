@@ -64,6 +64,22 @@ def check(
         ),
     ] = "rate",
     engine: EngineOpt = None,
+    validity: Annotated[
+        bool,
+        typer.Option(
+            "--validity/--no-validity",
+            help="Train the task's baseline on the release's splits (유효성) and list the "
+            "labels it doubts (reports/의심_라벨오류.csv); --no-validity skips it.",
+        ),
+    ] = True,
+    predictions: Annotated[
+        Path | None,
+        typer.Option(
+            "--predictions",
+            help="Your model's output for the test split (JSON lines, as for annotate push "
+            "--predictions): scored for object_detection (mAP) and transcription (CER/WER).",
+        ),
+    ] = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Measure every quality indicator, run the expectation suites, write reports/
@@ -91,6 +107,8 @@ def check(
             progress=update,
             on_phase=phase,
             engine=engine,
+            validity=validity,
+            predictions=predictions,
         )
     if json_out:
         print_json(report.to_dict())
@@ -221,6 +239,38 @@ def sample(
     if plan.label_studio_project is not None:
         console.print(f"Label Studio review project: {plan.label_studio_project}")
     console.print("then: datakit check verdicts FILE  (or --from-label-studio), and datakit check")
+
+
+@check_app.command("validity")
+def validity_command(
+    project: ProjectOpt = None,
+    predictions: Annotated[
+        Path | None,
+        typer.Option(
+            "--predictions",
+            help="Your model's output for the test split (object_detection, transcription).",
+        ),
+    ] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """유효성 검증 alone: train the baseline on the release's splits (or score --predictions),
+    write reports/validity.json and, for classification, reports/의심_라벨오류.csv. Exit 1
+    when the target is missed. `datakit check` runs the same step with every indicator.
+
+    Example: datakit check validity -p reviews
+    """
+    from datakit.quality.validity import measure_validity
+    from datakit.quality.validity.render import rows_ko
+
+    proj = open_project(project)
+    result = measure_validity(proj, predictions=predictions)
+    if json_out:
+        print_json(result.to_dict())
+    else:
+        for key, value in rows_ko(result):
+            console.print(f"{key}: {value}", markup=False)
+    if result.passed is False:
+        raise typer.Exit(1)
 
 
 def _reload(proj: Any) -> Any:

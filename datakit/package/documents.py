@@ -207,6 +207,7 @@ def description_ko(spec: ProjectSpec, meta: dict[str, Any], history: list[dict[s
         ]
     if q["agreement"] is not None:
         lines += [f"작업자 간 일치도: {AgreementFigures.from_dict(q['agreement']).text_ko()}", ""]
+    lines += _validity_ko(q.get("validity"))
     sp, lk = meta["splits"], meta["leakage"]
     ratios = ":".join(f"{v:g}" for v in sp["ratios"].values())
     lines += [
@@ -234,6 +235,31 @@ def description_ko(spec: ProjectSpec, meta: dict[str, Any], history: list[dict[s
         "",
     ]
     return "\n".join(lines)
+
+
+def _validity_ko(data: dict[str, Any] | None) -> list[str]:
+    """모델·유효성 검증: model, features, metric, value, target, pass (and per class)."""
+    if data is None:
+        return []
+    from datakit.quality.validity import ValidityResult
+    from datakit.quality.validity import render as vr
+
+    r = ValidityResult.from_dict(data)
+    lines = [
+        "### 모델·유효성 검증",
+        "",
+        md_table(["모델", "특징", "지표", "결과값", "목표", "판정"], vr.description_rows_ko(r)),
+        "",
+        vr.summary_ko(r) + (f"; 평가 분할 `{r.evaluated_on}`" if r.evaluated_on else "") + ".",
+        "",
+    ]
+    if r.per_class:
+        keys = [k for k in ("precision", "recall", "f1", "ap", "ap50") if k in r.per_class[0]]
+        rows = [
+            [c["label"], *(f"{c[k]:.3f}" for k in keys), c.get("support", "")] for c in r.per_class
+        ]
+        lines += [md_table(["클래스", *keys, "건수"], rows), ""]
+    return lines
 
 
 def _change(history: list[dict[str, Any]], total: int) -> str:
@@ -406,6 +432,7 @@ def dataset_card(spec: ProjectSpec, meta: dict[str, Any]) -> str:
             ),
             "",
         ]
+    lines += _validity_card(q.get("validity"), ds)
     lines += [
         "## Use",
         "",
@@ -578,6 +605,29 @@ def croissant(spec: ProjectSpec, meta: dict[str, Any]) -> dict[str, Any]:
         "lists its changes in 데이터설명서.md.",
     }
     return doc
+
+
+def _validity_card(data: dict[str, Any] | None, ds: dict[str, Any]) -> list[str]:
+    """The baseline's results in Hugging Face ``model-index`` form (a YAML block)."""
+    if data is None or data.get("value") is None:
+        return []
+    from datakit.quality.validity import ValidityResult
+    from datakit.quality.validity import render as vr
+
+    r = ValidityResult.from_dict(data)
+    index = vr.model_index(r, dataset_id=ds["id"], dataset_name=ds["name"]["en"])
+    block = yaml.safe_dump(index, allow_unicode=True, sort_keys=False, width=1000).rstrip()
+    return [
+        "### Baseline (유효성 검증)",
+        "",
+        f"{r.model}; features: {r.features or '-'}. {r.metric} = {r.value:.4f} on "
+        f"`{r.evaluated_on}` (target {r.target}, {'passed' if r.passed else 'missed'}).",
+        "",
+        "```yaml",
+        block,
+        "```",
+        "",
+    ]
 
 
 def _semver(v: str) -> str:

@@ -39,7 +39,17 @@ class GateResult:
                 for name, i in sorted((rep.indicators if rep else {}).items())
             },
             "agreement": None if figures is None else figures.to_dict(),
+            "validity": _validity(rep),
         }
+
+
+def _validity(rep: QualityReport | None) -> dict[str, Any] | None:
+    """The check's validity result (datakit.quality.validity.ValidityResult), read back by
+    its own type; None without one."""
+    from datakit.quality.validity import ValidityResult
+
+    found = None if rep is None else ValidityResult.from_indicator(rep.indicators.get("validity"))
+    return None if found is None else found.to_dict()
 
 
 @lru_cache(maxsize=16)

@@ -68,6 +68,19 @@ class ReleaseKeys:
     def count(self) -> int:
         return len(self.positions)
 
+    def assign(self, spec: ProjectSpec) -> Any:
+        """The split of every item (``splits.Assignment``), by the spec's split rules: what
+        ``package`` releases and what the validity check trains and tests on."""
+        from .splits import assign_split_indices
+
+        return assign_split_indices(
+            self.item_hash,
+            self.keys,
+            self.stratum,
+            spec.splits.ratios,
+            cross_group=spec.splits.cross_group_near_duplicates,
+        )
+
     def drop(self, mask: npt.NDArray[np.bool_]) -> None:
         """Leave the items where ``mask`` is set out of the release (pass one's keys must
         be consumed already: only what pass two and the figures need is kept in step)."""

@@ -47,7 +47,7 @@ from .shards import (
     is_media,
     release_schema,
 )
-from .splits import Assignment, assign_split_indices, split_names
+from .splits import Assignment, split_names
 from .splits import preload as preload_splits
 
 Layout = Literal["huggingface", "aihub"]
@@ -329,13 +329,7 @@ def build_local(
     if keys.count == 0:
         raise _no_items()
     release_memory()
-    got = assign_split_indices(
-        keys.item_hash,
-        keys.keys,
-        keys.stratum,
-        spec.splits.ratios,
-        cross_group=spec.splits.cross_group_near_duplicates,
-    )
+    got = keys.assign(spec)
     names = split_names(spec.splits.ratios)
     kept = ~got.excluded
     leakage = leakage_from_keys([(v, ok & kept) for v, ok in keys.keys], got.item_split)

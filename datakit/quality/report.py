@@ -221,6 +221,10 @@ def result_document(report: QualityReport) -> str:
     agreement = report.agreement_figures()
     if agreement is not None:
         lines += ["", "## 작업자 간 일치도", "", *agreement_lines_ko(agreement)]
+    from datakit.quality.validity import ValidityResult
+    from datakit.quality.validity import render as validity_render
+
+    lines += validity_render.markdown_ko(ValidityResult.from_indicator(inds.get("validity")))
     failed = [e for e in report.expectations if not e["success"]]
     if report.expectations:
         lines += ["", "## 기대 규칙 (Great Expectations)", "",
@@ -577,6 +581,10 @@ def html_report(report: QualityReport, history: Sequence[QualityReport]) -> str:
     if agreement is not None:
         body.append("<h2>작업자 간 일치도</h2>")
         body.append(_table(["항목", "내용"], agreement_rows_ko(agreement)))
+    from datakit.quality.validity import ValidityResult
+    from datakit.quality.validity import render as validity_render
+
+    body += validity_render.html_section(ValidityResult.from_indicator(inds.get("validity")))
     failed = [e for e in report.expectations if not e["success"]]
     if report.expectations:
         body.append("<h2>기대 규칙 (Great Expectations)</h2>")

@@ -115,8 +115,13 @@ def check(
     progress: Progress | None = None,
     on_phase: PhaseCallback | None = None,
     engine: str | None = None,
+    validity: bool = True,
+    predictions: Path | None = None,
 ) -> QualityReport:
     """Measure every indicator against the spec's targets and write ``reports/``.
+
+    ``validity`` trains the task's baseline (or scores ``predictions``, the user's model
+    output for detection and transcription) on the release's splits; False skips it.
 
     ``engine`` is ``local`` or ``spark`` (default: ``DATAKIT_ENGINE``, then the spec)."""
     from datakit.engine import require_pyspark, resolve_engine
@@ -191,6 +196,9 @@ def check(
     # -- agreement --------------------------------------------------------------------------
     results["agreement"] = ind.agreement(read_agreement(project), q.agreement)
 
+    # -- validity (유효성): a baseline on the release's splits --------------------------------
+    results["validity"] = _validity(project, validity, predictions, write, phase)
+
     # -- expectation suites -------------------------------------------------------------------
     phase("Great Expectations")
     suites = load_suites(paths.expectations, rel=paths.rel)
@@ -255,6 +263,22 @@ def check(
             },
         )
     return report
+
+
+def _validity(
+    project: Project,
+    enabled: bool,
+    predictions: Path | None,
+    write: bool,
+    phase: PhaseCallback,
+) -> ind.Indicator:
+    from datakit.quality.validity import measure_validity
+
+    if not enabled:
+        _, target = project.spec.validity_target
+        return ind.not_measured("validity", target, "skipped (--no-validity)")
+    phase("유효성")
+    return measure_validity(project, predictions=predictions, write=write).to_indicator()
 
 
 def report_inputs(

@@ -209,7 +209,11 @@ def write_quality(
     spec = project.spec
     q = spec.targets.quality
     indicators: dict[str, ind.Indicator] = {
-        name: ind.not_measured(name, getattr(q, name, 1.0), "not measured in this test")
+        name: ind.not_measured(
+            name,
+            spec.validity_target[1] if name == "validity" else getattr(q, name, 1.0),
+            "not measured in this test",
+        )
         for name in ind.INDICATORS
     }
     indicators["syntactic"] = ind.Indicator("syntactic", 1.0, q.syntactic, True)

@@ -48,20 +48,14 @@ def split_items(project: Project) -> SplitItems:
     import pyarrow.parquet as pq
 
     from datakit.package.inputs import load_keys
-    from datakit.package.splits import assign_split_indices, split_names
+    from datakit.package.splits import split_names
 
     spec = project.spec
     keys = load_keys(project, spec)
     names = split_names(spec.splits.ratios)
     if keys.count == 0:
         return SplitItems([], np.zeros(0, np.int64), np.zeros(0, np.int64), [], [], [], names)
-    got = assign_split_indices(
-        keys.item_hash,
-        keys.keys,
-        keys.stratum,
-        spec.splits.ratios,
-        cross_group=spec.splits.cross_group_near_duplicates,
-    )
+    got = keys.assign(spec)
     kept = np.flatnonzero(~got.excluded)
     rows = keys.positions if keys.label_rows is None else keys.label_rows
     label_field = spec.task.label_field

@@ -9,6 +9,7 @@ the file and reads it back (``datakit check sample --suspects`` takes its top ro
 from __future__ import annotations
 
 import csv
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -125,7 +126,9 @@ def rank_label_issues(
 
     if len(labels) == 0:
         return np.zeros(0, dtype=np.int64)
-    idx = find_label_issues(labels, probs, return_indices_ranked_by="self_confidence", n_jobs=1)
+    with warnings.catch_warnings():  # "may not flag all issues" in a rare class: expected
+        warnings.simplefilter("ignore", UserWarning)
+        idx = find_label_issues(labels, probs, return_indices_ranked_by="self_confidence", n_jobs=1)
     return np.asarray(idx, dtype=np.int64)
 
 
