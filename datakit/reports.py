@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, cast
+from typing import Any, Literal, cast, get_args
 
 from datakit.errors import ArtefactError
 
@@ -36,16 +36,7 @@ IndicatorName = Literal[
     "expectations",
     "validity",
 ]
-INDICATORS: tuple[IndicatorName, ...] = (
-    "syntactic",
-    "format",
-    "semantic",
-    "completeness",
-    "diversity",
-    "agreement",
-    "expectations",
-    "validity",
-)
+INDICATORS: tuple[IndicatorName, ...] = get_args(IndicatorName)
 TITLES_KO: dict[str, str] = {
     "syntactic": "구문 정확성",
     "format": "형식성 (기술 적합성)",

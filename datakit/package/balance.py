@@ -9,7 +9,7 @@ Both engines build it from aggregates (never per item), so the driver's work sta
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from datakit.errors import EXIT_GATE_FAILED, ReleaseError
@@ -143,15 +143,7 @@ class SplitReport:
         ]
 
     def accepted(self) -> SplitReport:
-        return SplitReport(
-            self.planned,
-            self.counts,
-            self.tolerance,
-            self.cross_group_near_duplicates,
-            self.excluded,
-            self.large_units,
-            accepted_deviation=True,
-        )
+        return replace(self, accepted_deviation=True)
 
 
 class SplitDeviationError(ReleaseError):
