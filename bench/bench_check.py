@@ -93,7 +93,7 @@ def plain_loop_lines(path: Path, schema: dict[str, Any], limit: int) -> tuple[in
 
 
 def bench_census(n: int, tmp: Path, schema: dict[str, Any]) -> None:
-    from datakit.quality.census import census_jsonl, default_workers
+    from datakit.check.census import census_jsonl, default_workers
 
     path = tmp / "labels.jsonl"
     t = time.perf_counter()
@@ -120,7 +120,7 @@ def bench_census(n: int, tmp: Path, schema: dict[str, Any]) -> None:
 
 
 def bench_files(n: int, tmp: Path, schema: dict[str, Any]) -> None:
-    from datakit.quality.census import census_files
+    from datakit.check.census import census_files
 
     folder = tmp / "labels"
     folder.mkdir()
@@ -183,7 +183,7 @@ import great_expectations  # noqa: F401  (import time is not what we measure)
 import pyarrow.parquet as pq
 t = time.perf_counter()
 if mode == "datakit":
-    from datakit.quality.expectations import Suite, manifest_batches, validate_batches
+    from datakit.check.expectations import Suite, manifest_batches, validate_batches
     s = Suite(suite["name"], "labels", suite_path, tuple(suite["expectations"]))
     outs = validate_batches(manifest_batches(parquet, batch), [s])
     summary = [(o.type, o.kwargs.get("column"), o.success, o.unexpected_count) for o in outs]

@@ -101,7 +101,7 @@ def worker(kind: str, engine: str, root: str) -> dict[str, Any]:
     with TreeSampler() as sampler:
         t0 = time.perf_counter()
         if kind == "check":
-            from datakit.quality.run import check
+            from datakit.check.run import check
 
             marks: list[tuple[str, float]] = []
             report = check(

@@ -30,8 +30,8 @@ sys.path.insert(0, str(REPO))
 
 from datakit.plan.init import init_project  # noqa: E402
 from datakit.project import Project  # noqa: E402
-from datakit.quality.validity import SUSPECTS_FILE, SuspectList, measure_validity  # noqa: E402
-from datakit.quality.validity.classify import fit_classifier  # noqa: E402
+from datakit.check.validity import SUSPECTS_FILE, SuspectList, measure_validity  # noqa: E402
+from datakit.check.validity.classify import fit_classifier  # noqa: E402
 from tests.validity.builders import (  # noqa: E402
     HATE_TO_CLASS,
     flip_labels,

@@ -74,12 +74,8 @@ def _sections() -> list[tuple[str, Any]]:
     import importlib
 
     out = []
-    for name, module in (
-        ("collect", "datakit.collect.status"),
-        ("annotate", "datakit.annotate.status"),
-        ("check", "datakit.quality.status"),
-        ("package", "datakit.package.status"),
-    ):
+    for name in ("collect", "annotate", "check", "package"):
+        module = f"datakit.{name}.status"
         try:
             mod = importlib.import_module(module)
         except ModuleNotFoundError as exc:

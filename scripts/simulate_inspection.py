@@ -14,7 +14,7 @@ import json
 import sys
 
 from datakit.project import Project
-from datakit.quality.inspection import SHEET_FILE, inspection_dir
+from datakit.check.inspection import SHEET_FILE, inspection_dir
 from datakit.tables import iter_label_records, read_manifest
 
 

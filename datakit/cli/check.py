@@ -91,7 +91,7 @@ def check(
     if ctx.invoked_subcommand is not None:
         return
     from datakit.errors import InputError
-    from datakit.quality.run import check as run_check
+    from datakit.check.run import check as run_check
 
     if semantic_gate not in ("rate", "bound"):
         raise InputError("must be 'rate' or 'bound'", field="--semantic-gate")
@@ -121,7 +121,7 @@ def check(
 def _render(report: QualityReport) -> None:
     from rich.table import Table
 
-    from datakit.quality.report import fmt_value
+    from datakit.check.report import fmt_value
 
     marks = {True: "[green]적합[/]", False: "[red]부적합[/]", None: "[dim]미측정[/]"}
     t = Table(title="품질 지표 (quality indicators)", title_justify="left")
@@ -199,7 +199,7 @@ def sample(
 
     Example: datakit check sample -p reviews --suspects 20 --label-studio
     """
-    from datakit.quality.inspection import draw, push_review
+    from datakit.check.inspection import draw, push_review
 
     proj = open_project(project)
     plan = draw(
@@ -259,8 +259,8 @@ def validity_command(
 
     Example: datakit check validity -p reviews
     """
-    from datakit.quality.validity import measure_validity
-    from datakit.quality.validity.render import rows_ko
+    from datakit.check.validity import measure_validity
+    from datakit.check.validity.render import rows_ko
 
     proj = open_project(project)
     result = measure_validity(proj, predictions=predictions)
@@ -274,7 +274,7 @@ def validity_command(
 
 
 def _reload(proj: Any) -> Any:
-    from datakit.quality.inspection import load_sample
+    from datakit.check.inspection import load_sample
 
     return load_sample(proj)
 
@@ -300,7 +300,7 @@ def verdicts(
     Example: datakit check verdicts reports/inspection/의미정확성_검수표.csv -p reviews
     """
     from datakit.errors import InputError
-    from datakit.quality.inspection import import_verdicts_csv, pull_review
+    from datakit.check.inspection import import_verdicts_csv, pull_review
 
     proj = open_project(project)
     if from_label_studio == (file is not None):

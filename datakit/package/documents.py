@@ -241,8 +241,8 @@ def _validity_ko(data: dict[str, Any] | None) -> list[str]:
     """모델·유효성 검증: model, features, metric, value, target, pass (and per class)."""
     if data is None:
         return []
-    from datakit.quality.validity import ValidityResult
-    from datakit.quality.validity import render as vr
+    from datakit.check.validity import ValidityResult
+    from datakit.check.validity import render as vr
 
     r = ValidityResult.from_dict(data)
     lines = [
@@ -611,8 +611,8 @@ def _validity_card(data: dict[str, Any] | None, ds: dict[str, Any]) -> list[str]
     """The baseline's results in Hugging Face ``model-index`` form (a YAML block)."""
     if data is None or data.get("value") is None:
         return []
-    from datakit.quality.validity import ValidityResult
-    from datakit.quality.validity import render as vr
+    from datakit.check.validity import ValidityResult
+    from datakit.check.validity import render as vr
 
     r = ValidityResult.from_dict(data)
     index = vr.model_index(r, dataset_id=ds["id"], dataset_name=ds["name"]["en"])

@@ -44,9 +44,9 @@ class GateResult:
 
 
 def _validity(rep: QualityReport | None) -> dict[str, Any] | None:
-    """The check's validity result (datakit.quality.validity.ValidityResult), read back by
+    """The check's validity result (datakit.check.validity.ValidityResult), read back by
     its own type; None without one."""
-    from datakit.quality.validity import ValidityResult
+    from datakit.check.validity import ValidityResult
 
     found = None if rep is None else ValidityResult.from_indicator(rep.indicators.get("validity"))
     return None if found is None else found.to_dict()

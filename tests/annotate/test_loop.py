@@ -198,7 +198,7 @@ def test_ground_truth_review_in_the_labelling_project_is_not_a_rater(
     ground-truth annotation in the labelling project. The headline stays the two
     annotators' Cohen's κ over all ten items (it used to become Fleiss' κ = 1.0 over the
     eight items with the most common number of raters: the unanimous ones)."""
-    from datakit.quality import check
+    from datakit.check import check
 
     project = planned_project("text_classification", _items()[:10])
     res = push(project, conn=ls_conn)

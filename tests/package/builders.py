@@ -202,9 +202,9 @@ def write_quality(
     """reports/quality.json (and the other reports) about the project's current files,
     written by the check stage's own writer. ``passed`` decides the semantic indicator;
     ``agreement`` is what annotations/agreement.json would hold."""
-    from datakit.quality import indicators as ind
-    from datakit.quality.report import write_reports
-    from datakit.quality.run import dataset_facts, report_inputs
+    from datakit.check import indicators as ind
+    from datakit.check.report import write_reports
+    from datakit.check.run import dataset_facts, report_inputs
 
     spec = project.spec
     q = spec.targets.quality

@@ -115,7 +115,7 @@ def test_croissant_validates_and_loads_records(text_release: Path) -> None:
 def test_aihub_label_files_pass_the_syntactic_check(
     image_release: Path, text_release: Path, tmp_path: Path
 ) -> None:
-    from datakit.quality.census import census_files
+    from datakit.check.census import census_files
 
     for release, n in ((text_release, 54), (image_release, 27)):
         schema = read_json(release.parent.parent / "labeling" / "label.schema.json")

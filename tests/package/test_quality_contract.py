@@ -17,7 +17,7 @@ from tests.package.builders import write_quality
 
 
 def test_release_records_when_the_real_check_ran(ready: Any) -> None:
-    from datakit.quality import check
+    from datakit.check import check
 
     project = ready(n=30, quality=None)
     report = check(project)  # the real check stage, writing reports/quality.json

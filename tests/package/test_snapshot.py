@@ -18,7 +18,7 @@ from datakit.io import sha256_file
 from datakit.package.run import package
 from datakit.package.snapshot import SHA_KEY, read_snapshot, snapshot_path, write_snapshot
 from datakit.project import Project
-from datakit.quality.run import check
+from datakit.check.run import check
 
 
 def _sums(path: Path) -> str:

@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 
 from datakit.project import Project
-from datakit.quality.run import QualityReport, check
-from tests.quality.conftest import label_record, manifest_row, write_labels, write_manifest
+from datakit.check.run import QualityReport, check
+from tests.check.conftest import label_record, manifest_row, write_labels, write_manifest
 
 TIMINGS: dict[str, float] = {}
 
@@ -143,7 +143,7 @@ def test_every_error_class_over_many_byte_ranges(
     spark: Any, planned: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Ranges of 400 bytes: most lines straddle a range boundary, one owns no line."""
-    import datakit.quality.spark as on_spark
+    import datakit.check.spark as on_spark
 
     root = planned(name="ranges")
     every_error_project(root)
@@ -182,7 +182,7 @@ def test_only_per_item_files(spark: Any, planned: Callable[..., Path]) -> None:
 def test_byte_ranges_own_every_line_once(tmp_path: Path) -> None:
     import random
 
-    from datakit.quality.spark import byte_ranges, owned_bytes
+    from datakit.check.spark import byte_ranges, owned_bytes
 
     rng = random.Random(7)
     lines = [b"x" * rng.choice([0, 1, 5, 80, 400]) for _ in range(60)]

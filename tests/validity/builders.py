@@ -1,5 +1,5 @@
 """Projects for the validity tests: a manifest and label records written directly (the real
-writers' shapes, see tests/quality/conftest.py), with texts and labels chosen by the test."""
+writers' shapes, see tests/check/conftest.py), with texts and labels chosen by the test."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from tests.quality.conftest import manifest_row, write_labels, write_manifest
+from tests.check.conftest import manifest_row, write_labels, write_manifest
 
 # The shared corpus's `hate` classes mapped onto the text template's three classes.
 HATE_TO_CLASS = {"none": "중립", "offensive": "부정", "hate": "긍정"}

@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 
 from datakit.project import Project
-from datakit.quality.validity import SUSPECTS_FILE, SuspectList, ValidityResult, measure_validity
-from datakit.quality.validity.data import split_items
-from datakit.quality.validity.suspects import Suspect, safe_cell
+from datakit.check.validity import SUSPECTS_FILE, SuspectList, ValidityResult, measure_validity
+from datakit.check.validity.data import split_items
+from datakit.check.validity.suspects import Suspect, safe_cell
 from tests.fixtures.corpora import HATE_SPEECH, corpus
-from tests.quality.conftest import manifest_row, write_labels, write_manifest
+from tests.check.conftest import manifest_row, write_labels, write_manifest
 from tests.validity.builders import (
     HATE_TO_CLASS,
     flip_labels,
@@ -148,7 +148,7 @@ def test_ner_baseline_learns_entities(make_project: Callable[..., Path]) -> None
 def test_large_projects_use_a_seeded_sample(
     make_project: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from datakit.quality.validity import run
+    from datakit.check.validity import run
 
     monkeypatch.setattr(run, "MAX_ITEMS", 60)
     texts, labels = synthetic_reviews(120)

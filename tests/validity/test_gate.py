@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from datakit.project import Project
-from datakit.quality.run import check
-from datakit.quality.validity import ValidityResult
-from tests.quality.conftest import label_record, manifest_row, write_labels, write_manifest
+from datakit.check.run import check
+from datakit.check.validity import ValidityResult
+from tests.check.conftest import label_record, manifest_row, write_labels, write_manifest
 
 
 def _spec_validity(root: Path, block: str) -> None:
@@ -71,7 +71,7 @@ def test_unmeasured_validity_does_not_fail_the_gate(
     make_project: Callable[..., Path], cli: Callable[..., Any]
 ) -> None:
     """Detection without --predictions: validity is not measured; the gate ignores it."""
-    from datakit.quality import indicators as ind
+    from datakit.check import indicators as ind
 
     root = _noisy_project(make_project, 0.999)
     res = cli("check", "-p", root, "--no-validity", "--json")

@@ -8,13 +8,13 @@ from pathlib import Path
 
 from datakit.io import read_json
 from datakit.package.run import package
-from datakit.quality.report import write_reports
-from datakit.quality.validity import ValidityResult, measure_validity
+from datakit.check.report import write_reports
+from datakit.check.validity import ValidityResult, measure_validity
 from tests.package.builders import make_ready_project, write_quality
 
 
 def test_release_carries_the_validity_result(make_project: Callable[..., Path]) -> None:
-    from datakit.quality import indicators as ind
+    from datakit.check import indicators as ind
 
     project = make_ready_project(make_project, n=90)
     report = write_quality(project, passed=True)

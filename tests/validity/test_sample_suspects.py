@@ -13,15 +13,15 @@ import pytest
 
 from datakit.errors import ProjectError
 from datakit.project import Project
-from datakit.quality import indicators
-from datakit.quality.inspection import (
+from datakit.check import indicators
+from datakit.check.inspection import (
     SHEET_FILE,
     draw,
     import_verdicts_csv,
     inspection_dir,
     sample_verdicts,
 )
-from datakit.quality.validity import SUSPECTS_FILE, SuspectList, measure_validity
+from datakit.check.validity import SUSPECTS_FILE, SuspectList, measure_validity
 from tests.validity.builders import flip_labels, synthetic_reviews, text_project
 
 
@@ -107,7 +107,7 @@ class _FakeClient:
 
 
 def test_suspects_go_to_the_review_project_marked(noisy_project: Path) -> None:
-    from datakit.quality.inspection import push_review, verdicts_from_export
+    from datakit.check.inspection import push_review, verdicts_from_export
 
     project = Project(noisy_project)
     plan = draw(project, size=8, suspects=4)

@@ -10,9 +10,9 @@ from typing import Any
 import pyarrow as pa
 import pytest
 
-from datakit.quality import indicators as ind
+from datakit.check import indicators as ind
 from datakit.tables import MANIFEST_SCHEMA
-from tests.quality.conftest import manifest_row
+from tests.check.conftest import manifest_row
 
 
 def test_completeness_rows_and_lowest_rate() -> None:

@@ -12,8 +12,8 @@ from typing import Any
 import jsonschema
 import pytest
 
-from datakit.quality import census as census_mod
-from datakit.quality.census import (
+from datakit.check import census as census_mod
+from datakit.check.census import (
     CensusOptions,
     census_files,
     census_jsonl,
@@ -21,7 +21,7 @@ from datakit.quality.census import (
     pair_with_manifest,
     validate_record,
 )
-from tests.quality.conftest import label_record, manifest_row
+from tests.check.conftest import label_record, manifest_row
 
 TEMPLATES = (
     "text_classification",

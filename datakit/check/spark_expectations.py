@@ -24,8 +24,8 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from datakit.quality.expectations import EXAMPLES, Outcome, Suite, _adopt, _Gx, _kind
-from datakit.quality.spark import _batch, _parallel, byte_ranges, file_size, owned_bytes
+from datakit.check.expectations import EXAMPLES, Outcome, Suite, _adopt, _Gx, _kind
+from datakit.check.spark import _batch, _parallel, byte_ranges, file_size, owned_bytes
 
 if TYPE_CHECKING:
     from datakit.project import Project

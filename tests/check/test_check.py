@@ -14,7 +14,7 @@ from typing import Any
 import jsonschema
 
 from datakit.schemas import load_schema
-from tests.quality.conftest import (
+from tests.check.conftest import (
     CLASSES,
     label_record,
     manifest_row,

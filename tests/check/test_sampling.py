@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from datakit.quality.sampling import (
+from datakit.check.sampling import (
     clopper_pearson,
     clopper_pearson_lower,
     draw_sample,

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.quality.conftest import label_record, manifest_row, write_labels
+from tests.check.conftest import label_record, manifest_row, write_labels
 
 CHROMIUM = os.environ.get("DATAKIT_CHROMIUM", "/usr/bin/chromium")
 

@@ -4,7 +4,7 @@ sampling inspection, reports and the gate.
 Library use::
 
     from datakit.project import Project
-    from datakit.quality import check
+    from datakit.check import check
 
     report = check(Project.open("reviews"))
     report.passed, report.indicators["syntactic"].value
@@ -20,14 +20,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from datakit.quality.run import QualityReport, check
+    from datakit.check.run import QualityReport, check
 
 __all__ = ["QualityReport", "check"]
 
 
 def __getattr__(name: str) -> Any:
     if name in __all__:
-        from datakit.quality import run
+        from datakit.check import run
 
         return getattr(run, name)
     raise AttributeError(name)

@@ -50,8 +50,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from datakit.quality import indicators as ind
-from datakit.quality.census import (
+from datakit.check import indicators as ind
+from datakit.check.census import (
     FILES_PER_TASK,
     CensusOptions,
     CensusResult,
@@ -225,7 +225,7 @@ def _jsonl_task(
     """mapInArrow function: (chunk, start, end) → census rows of the lines owned."""
 
     def run(batches: Iterator[Any]) -> Iterator[Any]:
-        from datakit.quality.census import validate_lines
+        from datakit.check.census import validate_lines
 
         for b in batches:
             d = b.to_pydict()
@@ -252,7 +252,7 @@ def _files_task_fn(opts: CensusOptions) -> Callable[[Iterator[Any]], Iterator[An
     """mapInArrow function: (chunk, first, paths, names) → census rows of those files."""
 
     def run(batches: Iterator[Any]) -> Iterator[Any]:
-        from datakit.quality.census import _files_task
+        from datakit.check.census import _files_task
 
         for b in batches:
             d = b.to_pydict()
@@ -367,7 +367,7 @@ def _pairing_task(
     def run(batches: Iterator[Any]) -> Iterator[Any]:
         import orjson
 
-        from datakit.quality.run import facet_key
+        from datakit.check.run import facet_key
 
         counts: dict[tuple[str, str, str], list[int]] = {}
         loads = orjson.loads
@@ -449,7 +449,7 @@ def _expected_names_task() -> Callable[[Iterator[Any]], Iterator[Any]]:
     def run(batches: Iterator[Any]) -> Iterator[Any]:
         import pyarrow as pa
 
-        from datakit.quality.run import source_file_name
+        from datakit.check.run import source_file_name
 
         for b in batches:
             d = b.to_pydict()
@@ -504,7 +504,7 @@ def measure(
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
-    from datakit.quality.run import composition_sources, manifest_attribute_columns
+    from datakit.check.run import composition_sources, manifest_attribute_columns
     from datakit.tables import MANIFEST_SCHEMA
 
     spec = project.spec

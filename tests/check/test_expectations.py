@@ -13,7 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from datakit.errors import InputError
-from datakit.quality.expectations import Suite, labels_batches, load_suites, validate_batches
+from datakit.check.expectations import Suite, labels_batches, load_suites, validate_batches
 
 EXPS: tuple[dict[str, Any], ...] = (
     {"type": "expect_column_to_exist", "kwargs": {"column": "id"}},
@@ -89,7 +89,7 @@ def test_unique_with_no_duplicates_across_batches(tmp_path: Path) -> None:
     df = _frame()
     df["id"] = [f"u{i}" for i in range(len(df))]
     pq.write_table(pa.Table.from_pandas(df, preserve_index=False), tmp_path / "t.parquet")
-    from datakit.quality.expectations import manifest_batches
+    from datakit.check.expectations import manifest_batches
 
     suite = Suite("t", "manifest", "t.json", (EXPS[2],))
     (out,) = validate_batches(manifest_batches(tmp_path / "t.parquet", 700), [suite])

@@ -34,7 +34,7 @@ from typing import Any, Literal
 from datakit.errors import InputError, ProjectError
 from datakit.io import atomic_open, csv_safe, csv_unsafe, read_json, write_json
 from datakit.project import Project
-from datakit.quality.sampling import draw_sample, iso2859_sample_size, sample_size_for_margin
+from datakit.check.sampling import draw_sample, iso2859_sample_size, sample_size_for_margin
 
 SAMPLE_FILE = "sample.json"
 SHEET_FILE = "의미정확성_검수표.csv"
@@ -216,7 +216,7 @@ def draw(
 def _top_suspects(
     project: Project, n: int, records: Mapping[str, Any], drawn: set[str]
 ) -> list[str]:
-    from datakit.quality.validity import SUSPECTS_FILE, SuspectList
+    from datakit.check.validity import SUSPECTS_FILE, SuspectList
 
     if n < 0:
         raise InputError("the number of suspects must be 0 or more", field="--suspects")

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from datakit.io import csv_safe, csv_unsafe
-from tests.quality.conftest import label_record, manifest_row, write_labels, write_manifest
+from tests.check.conftest import label_record, manifest_row, write_labels, write_manifest
 
 Cli = Callable[..., Any]
 REPO = Path(__file__).resolve().parents[2]
@@ -119,7 +119,7 @@ def test_long_value_of_a_composition_field_is_not_copied_into_reports(
 def test_census_names_item_and_field_of_a_too_long_value_without_quoting_it(
     tmp_path: Path,
 ) -> None:
-    from datakit.quality.census import census_jsonl
+    from datakit.check.census import census_jsonl
 
     schema = {
         "type": "object",
@@ -148,8 +148,8 @@ def test_census_names_item_and_field_of_a_too_long_value_without_quoting_it(
 def test_expectations_see_capped_values_and_decide_them_as_on_the_whole_value() -> None:
     import pandas as pd
 
-    from datakit.quality import expectations
-    from datakit.quality.expectations import Suite, validate_batches
+    from datakit.check import expectations
+    from datakit.check.expectations import Suite, validate_batches
 
     cap = getattr(expectations, "VALUE_CAP", 1 << 16)
     prefix = "나" * (cap + 10)  # two texts equal past the cap, then different
@@ -184,7 +184,7 @@ def test_expectations_see_capped_values_and_decide_them_as_on_the_whole_value() 
 def test_out_of_memory_in_check_is_an_error_with_a_hint_not_a_failed_gate(
     text_project: Any, cli: Cli, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import datakit.quality.expectations as expectations
+    import datakit.check.expectations as expectations
 
     root = text_project()
 
@@ -201,7 +201,7 @@ def test_out_of_memory_in_check_is_an_error_with_a_hint_not_a_failed_gate(
 def test_unexpected_error_in_check_does_not_exit_like_a_failed_gate(
     text_project: Any, cli: Cli, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import datakit.quality.expectations as expectations
+    import datakit.check.expectations as expectations
 
     root = text_project()
 
@@ -318,7 +318,7 @@ def test_excluded_csv_neutralises_formulas(tmp_path: Path) -> None:
 
 def test_no_csv_writer_for_people_without_csv_safe() -> None:
     """Every csv.writer under datakit/ that writes a file people open quotes formulas."""
-    exempt = {"datakit/quality/validity/suspects.py"}  # quotes them itself (safe_cell)
+    exempt = {"datakit/check/validity/suspects.py"}  # quotes them itself (safe_cell)
     offenders = []
     for path in sorted((REPO / "datakit").rglob("*.py")):
         rel = path.relative_to(REPO).as_posix()

@@ -22,8 +22,8 @@ from typing import Any, Literal
 from datakit.errors import ArtefactError, DatakitError, storage_error
 from datakit.io import read_json, sha256_file
 from datakit.project import Project
-from datakit.quality import indicators as ind
-from datakit.quality.census import (
+from datakit.check import indicators as ind
+from datakit.check.census import (
     CensusResult,
     census_files,
     census_jsonl,
@@ -125,7 +125,7 @@ def check(
 
     ``engine`` is ``local`` or ``spark`` (default: ``DATAKIT_ENGINE``, then the spec)."""
     from datakit.engine import require_pyspark, resolve_engine
-    from datakit.quality.expectations import BATCH_ROWS, load_suites
+    from datakit.check.expectations import BATCH_ROWS, load_suites
     from datakit.tables import read_manifest
 
     def phase(name: str) -> None:
@@ -170,7 +170,7 @@ def check(
     results["diversity"] = ind.diversity(m.composition, spec.targets.composition, q.diversity)
 
     # -- semantic accuracy (sampling inspection) -----------------------------------------------
-    from datakit.quality.inspection import sample_verdicts
+    from datakit.check.inspection import sample_verdicts
 
     plan, verdicts = sample_verdicts(project)
     sample_info = (
@@ -204,7 +204,7 @@ def check(
     suites = load_suites(paths.expectations, rel=paths.rel)
     if engine_name == "spark":
         from datakit.engine import spark_session
-        from datakit.quality.spark_expectations import expectations as spark_expectations
+        from datakit.check.spark_expectations import expectations as spark_expectations
 
         outcomes = spark_expectations(
             spark_session(spec, app_name="datakit check"),
@@ -240,7 +240,7 @@ def check(
         dataset=dataset_facts(spec),
     )
     if write:
-        from datakit.quality.report import write_reports
+        from datakit.check.report import write_reports
 
         phase("reports")
         write_reports(project, report)
@@ -272,7 +272,7 @@ def _validity(
     write: bool,
     phase: PhaseCallback,
 ) -> ind.Indicator:
-    from datakit.quality.validity import measure_validity
+    from datakit.check.validity import measure_validity
 
     if not enabled:
         _, target = project.spec.validity_target
@@ -342,7 +342,7 @@ def facet_key(value: Any) -> str:
     key = str(value)
     if len(key) <= FACET_CHARS:
         return key
-    from datakit.quality.expectations import cap_text
+    from datakit.check.expectations import cap_text
 
     return cap_text(key, FACET_CHARS)
 
@@ -431,7 +431,7 @@ def _measure_spark(
     phase: PhaseCallback,
 ) -> Measures:
     from datakit.engine import spark_session
-    from datakit.quality import spark as on_spark
+    from datakit.check import spark as on_spark
 
     paths = project.paths
     phase("Spark: 구문 정확성 · 완전성 · 다양성")
@@ -456,7 +456,7 @@ def _expectations_local(
     rows: int,
     progress: Progress | None,
 ) -> list[dict[str, Any]]:
-    from datakit.quality.expectations import (
+    from datakit.check.expectations import (
         labels_batches,
         manifest_batches,
         validate_batches,

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any, Literal
 
 from datakit.io import stored_encoding
-from datakit.quality.census import ERROR_CLASSES, CensusResult
+from datakit.check.census import ERROR_CLASSES, CensusResult
 from datakit.reports import (
     INDICATORS,
     TITLES_KO,
@@ -305,7 +305,7 @@ def semantic(
     (``gate="rate"``, the AI Hub practice) or its one-sided lower bound (``gate="bound"``)
     reaches the target.
     """
-    from datakit.quality.sampling import clopper_pearson, clopper_pearson_lower
+    from datakit.check.sampling import clopper_pearson, clopper_pearson_lower
 
     details: dict[str, Any] = {"sample": dict(sample_info or {})}
     if task_metric:

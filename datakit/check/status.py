@@ -22,8 +22,8 @@ def status_section(project: Project) -> dict[str, Any] | None:
             "table": {"title": f"last check: {exc.message}", "columns": ["", ""], "rows": []},
         }
     from datakit.io import sha256_file
-    from datakit.quality.indicators import INDICATORS
-    from datakit.quality.report import fmt_value, verdict_ko
+    from datakit.check.indicators import INDICATORS
+    from datakit.check.report import fmt_value, verdict_ko
 
     inputs = report.inputs
     stale = report.spec_sha256 != project.spec_hash
