@@ -1,5 +1,7 @@
 """Annotate-stage benchmark on a local Label Studio server, side by side with the plain
-Label Studio SDK calls a user would otherwise write.
+Label Studio SDK calls a user would otherwise write. datakit itself talks through the same
+SDK (``LabelStudioClient`` wraps ``label_studio_sdk.LabelStudio``), so the ratios show what
+datakit adds on top of the plain calls.
 
 1. push: N text tasks. datakit ``annotate push`` (project + overlap settings, idempotent
    item-id keyed import, media/URL building) vs the SDK's ``projects.create`` +
@@ -114,7 +116,7 @@ def phase(name: str, args: argparse.Namespace) -> dict[str, Any]:
             ls = LabelStudio(base_url=url, api_key=token, timeout=600)
             config = (Path(args.project) / "labeling/label_config.xml").read_text(encoding="utf-8")
             p = ls.projects.create(
-                title=f"sdk-push-{n}",
+                title=f"sdk-push-{n}-{Path(args.project).name[-5:]}",
                 label_config=config,
                 maximum_annotations=2,
                 overlap_cohort_percentage=100,
@@ -299,8 +301,10 @@ def main() -> None:
         env = {**os.environ, "BENCH_URL": url, "BENCH_TOKEN": token}
         n = args.n
         print(f"annotate benchmark: {n:,} tasks/annotations, server {url}")
-        push_dk = make_project(work, "bench-push", n)
-        pull_dk = make_project(work, "bench-pull", n)
+        # names of their own: a server kept between runs still holds the last run's projects
+        run = f"{int(time.time()) % 100000:05d}"
+        push_dk = make_project(work, f"bench-push-{run}", n)
+        pull_dk = make_project(work, f"bench-pull-{run}", n)
         print("push")
         sdk_push = run_phase("sdk_push", push_dk, n, args.batch, env)
         dk_push = run_phase("datakit_push", push_dk, n, args.batch, env)

@@ -34,7 +34,8 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from datakit.plan.artefacts import label_record_schema, labels_suite  # noqa: E402
+from datakit.labels import label_record_schema  # noqa: E402
+from datakit.plan.artefacts import labels_suite  # noqa: E402
 from datakit.plan.init import init_project  # noqa: E402
 from datakit.project import Project  # noqa: E402
 from tests.collect.helpers import WORDS  # noqa: E402  (the Korean word bank of the tests)

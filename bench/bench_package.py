@@ -115,10 +115,10 @@ def write_text_inputs(project: Any, n: int, chunk: int = 500_000) -> None:
 
 def write_check_snapshot(project: Any) -> None:
     """What `datakit check` leaves for package besides quality.json: the label records as a
-    columnar snapshot (datakit/package/snapshot.py). The real check is not run here: its own
+    columnar snapshot (datakit/label_table.py). The real check is not run here: its own
     cost is measured by bench_quality.py."""
     from datakit.io import sha256_file
-    from datakit.package.snapshot import write_snapshot
+    from datakit.label_table import write_snapshot
 
     assert write_snapshot(project, sha256_file(project.paths.labels))
 
@@ -303,8 +303,8 @@ def worker(kind: str, root: str, out: str) -> dict[str, Any]:
     os.sync()  # every run starts without dirty pages left by the one before
     t0 = time.perf_counter()
     if kind in ("datakit", "datakit-parse"):
+        from datakit.label_table import snapshot_path
         from datakit.package.run import package
-        from datakit.package.snapshot import snapshot_path
 
         if kind == "datakit-parse":  # without check's snapshot: labels.jsonl is parsed
             hidden = snapshot_path(project).with_suffix(".hidden")

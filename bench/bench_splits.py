@@ -46,7 +46,7 @@ def _best(fn: Any, repeat: int = 3) -> tuple[float, Any]:
 
 def _hand_split(groups: np.ndarray) -> np.ndarray:  # type: ignore[type-arg]
     """What users write: bucket = hash(group) % 10; 0-7 train, 8 validation, 9 test."""
-    from datakit.package.splits import stable_hash64
+    from datakit.splits import stable_hash64
 
     bucket = stable_hash64(pa.array(groups, pa.string()), 42) % np.uint64(10)
     return np.where(bucket < 8, 0, np.where(bucket < 9, 1, 2))
@@ -67,13 +67,13 @@ def _leak(values: list[str | None], split: np.ndarray, keep: np.ndarray) -> int:
 
 
 def real_corpus() -> None:
-    from datakit.package.splits import (
+    from datakit.plan.init import init_project
+    from datakit.splits import (
         assign_split_indices,
         stable_hash64,
         stratum_ranks,
         unit_key_codes,
     )
-    from datakit.plan.init import init_project
     from tests.fixtures.corpora import collected_comments
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -132,7 +132,7 @@ def real_corpus() -> None:
 
 
 def synthetic(n: int) -> None:
-    from datakit.package.splits import assign_split_indices, stable_hash64
+    from datakit.splits import assign_split_indices, stable_hash64
 
     rng = np.random.default_rng(7)
     ids = pa.array([f"item-{i:08d}" for i in range(n)])

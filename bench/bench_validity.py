@@ -28,10 +28,10 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from datakit.plan.init import init_project  # noqa: E402
-from datakit.project import Project  # noqa: E402
 from datakit.check.validity import SUSPECTS_FILE, SuspectList, measure_validity  # noqa: E402
 from datakit.check.validity.classify import fit_classifier  # noqa: E402
+from datakit.plan.init import init_project  # noqa: E402
+from datakit.project import Project  # noqa: E402
 from tests.validity.builders import (  # noqa: E402
     HATE_TO_CLASS,
     flip_labels,

@@ -11,12 +11,21 @@ run as Spark jobs, with the driver only combining aggregated results. Choosing:
 The Spark master comes from ``engine.master`` in the spec, else from the usual Spark
 settings (``spark-submit --master``, ``MASTER``, ``spark-defaults.conf``), else
 ``local[*]``. pyspark is an optional extra: ``pip install 'datakit[spark]'``.
+
+On a cluster (any master but ``local…``) datakit ships itself: the driver zips the datakit
+package it runs from and adds it with ``SparkContext.addPyFile``, so executors import the
+driver's exact code. Their Python (``PYSPARK_PYTHON`` or ``engine.conf``'s
+``spark.pyspark.python``) must still hold the third-party dependencies (docs/scale.md).
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import sys
+import tempfile
+import zipfile
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -59,17 +68,25 @@ def spark_session(spec: ProjectSpec | None = None, app_name: str = "datakit") ->
     """The active SparkSession, or a new one configured from the spec and Spark's settings.
 
     For a local master the Python workers run this interpreter (``PYSPARK_PYTHON``
-    defaults to ``sys.executable``) so that they see datakit and its dependencies.
+    defaults to ``sys.executable``) so that they see datakit and its dependencies; for any
+    other master datakit ships itself to the executors (:func:`ship_datakit`).
     """
     require_pyspark()
     from pyspark.sql import SparkSession
 
     active = SparkSession.getActiveSession()
     if active is not None:
+        ship_datakit(active)
         return active
     master = (spec.engine.master if spec else None) or None
     conf = dict(spec.engine.conf) if spec else {}
-    local = master is None or master.startswith("local")
+    # MASTER is read by spark-submit, which pyspark runs to start the JVM
+    effective = master or os.environ.get("MASTER")
+    local = effective is None or effective.startswith("local")
+    if conf.get("spark.pyspark.python"):
+        # a pyspark driver started from Python takes the executors' interpreter from the
+        # environment only; spark-submit would have copied the setting there
+        os.environ["PYSPARK_PYTHON"] = str(conf["spark.pyspark.python"])
     if local:
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
         os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
@@ -94,7 +111,43 @@ def spark_session(spec: ProjectSpec | None = None, app_name: str = "datakit") ->
             + INSTALL_HINT,
         ) from exc
     session.sparkContext.setLogLevel(os.environ.get("DATAKIT_SPARK_LOG_LEVEL", "ERROR"))
+    ship_datakit(session)
     return session
+
+
+def ship_datakit(session: Any) -> str | None:
+    """Add this datakit, zipped, to the session's Python files when its master is not local:
+    executors then import the driver's own code, whether or not (and whichever version) their
+    Python has installed. Returns the zip's path, or None for a local master."""
+    sc = session.sparkContext
+    if str(sc.master).startswith("local"):
+        return None
+    path = package_zip()
+    if path.name not in (sc._python_includes or []):
+        sc.addPyFile(str(path))
+    return str(path)
+
+
+@cache
+def package_zip() -> Path:
+    """``datakit-<content hash>.zip`` in the temporary folder: the datakit package this
+    process imported (sources and data files, no bytecode), made once per process (every
+    session of a run ships the same code) and reused across runs while the code is unchanged."""
+    import datakit
+
+    root = Path(datakit.__file__).resolve().parent
+    files = sorted(p for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
+    digest = hashlib.sha256()
+    for p in files:
+        digest.update(p.relative_to(root).as_posix().encode() + b"\0" + p.read_bytes())
+    target = Path(tempfile.gettempdir()) / f"datakit-{digest.hexdigest()[:16]}.zip"
+    if not target.exists():
+        partial = target.with_name(f"{target.name}.{os.getpid()}.part")
+        with zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED) as zf:
+            for p in files:
+                zf.write(p, f"datakit/{p.relative_to(root).as_posix()}")
+        partial.replace(target)
+    return target
 
 
 def spark_path(path: str | Path) -> str:

@@ -11,8 +11,11 @@ import hashlib
 import json
 import os
 import tempfile
+import threading
 import unicodedata
 from collections.abc import Iterator
+from concurrent.futures import Future
+from functools import lru_cache
 from pathlib import Path
 from typing import IO, Any
 
@@ -87,6 +90,50 @@ def sha256_file(path: str | Path) -> str:
         while chunk := fh.read(HASH_CHUNK):
             h.update(chunk)
     return h.hexdigest()
+
+
+@lru_cache(maxsize=16)
+def _sha(path: str, mtime_ns: int, size: int) -> str:
+    return sha256_file(path)
+
+
+_PENDING: dict[tuple[str, int, int], Future[str]] = {}
+_PENDING_LOCK = threading.Lock()
+
+
+def file_sha256(path: Path) -> str:
+    """sha256 of a file, remembered while the file is unchanged (the gate and the release
+    provenance both need the input hashes). Waits for a hash :func:`prefetch_sha256` started."""
+    st = path.stat()
+    key = (str(path), st.st_mtime_ns, st.st_size)
+    with _PENDING_LOCK:
+        pending = _PENDING.pop(key, None)
+    if pending is not None:
+        pending.result()  # computed by the prefetch thread, now in the cache
+    return _sha(*key)
+
+
+def prefetch_sha256(paths: list[Path]) -> None:
+    """Start hashing ``paths`` on a background thread (hashlib releases the GIL), so that
+    the gate's staleness check costs nothing when it comes after other work."""
+    for path in paths:
+        if not path.is_file():
+            continue
+        st = path.stat()
+        key = (str(path), st.st_mtime_ns, st.st_size)
+        future: Future[str] = Future()
+        with _PENDING_LOCK:
+            if key in _PENDING:
+                continue
+            _PENDING[key] = future
+
+        def run(key: tuple[str, int, int] = key, future: Future[str] = future) -> None:
+            try:
+                future.set_result(_sha(*key))
+            except BaseException as exc:  # surfaces in file_sha256
+                future.set_exception(exc)
+
+        threading.Thread(target=run, name="sha256-prefetch", daemon=True).start()
 
 
 def sha256_bytes(data: bytes) -> str:

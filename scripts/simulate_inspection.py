@@ -13,8 +13,8 @@ import csv
 import json
 import sys
 
-from datakit.project import Project
 from datakit.check.inspection import SHEET_FILE, inspection_dir
+from datakit.project import Project
 from datakit.tables import iter_label_records, read_manifest
 
 

@@ -28,7 +28,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from datakit.annotate.agreement import Ann, _latest_per_annotator, _matched_pair, _value_key, cer
+from datakit.annotate.agreement import Ann, cer, latest_per_annotator, matched_pair, value_key
 from datakit.annotate.consensus import proposal
 from datakit.reports import Adjudication
 from datakit.spec.model import ProjectSpec
@@ -107,10 +107,10 @@ def label_score(spec: ProjectSpec, settled: Ann, other: Ann) -> float:
     label = spec.task.label_field
     t = spec.task.type
     if t in ("text_classification", "image_classification"):
-        same = _value_key(settled.fields.get(label)) == _value_key(other.fields.get(label))
+        same = value_key(settled.fields.get(label)) == value_key(other.fields.get(label))
         return 1.0 if same else 0.0
     if t in ("object_detection", "ner"):
-        return _matched_pair(spec, settled, other, label)
+        return matched_pair(spec, settled, other, label)
     a, b = str(settled.fields.get(label) or ""), str(other.fields.get(label) or "")
     return 1 - min(1.0, cer(a, b))
 
@@ -142,7 +142,7 @@ def summarize(
     with_majority = overturned = n_items = 0
     for iid, s in settled.items():
         sources[s.source] += 1
-        anns = _latest_per_annotator(items.get(iid) or [])
+        anns = latest_per_annotator(items.get(iid) or [])
         if not anns:
             continue
         n_items += 1

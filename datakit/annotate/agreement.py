@@ -185,7 +185,9 @@ class AgreementResult:
     per_item: dict[str, float | None] = field(default_factory=dict)
 
 
-def _value_key(v: Any) -> Hashable:
+def value_key(v: Any) -> Hashable:
+    """A field value as a hashable key (a list of classes becomes a tuple): equal keys, equal
+    answers."""
     return tuple(v) if isinstance(v, list) else v
 
 
@@ -254,7 +256,7 @@ def compute_agreement(
     The headline rests on every cross-checked item, with a bootstrap interval over items
     seeded with ``seed`` (default: the spec's ``splits.seed``)."""
     seed = spec.splits.seed if seed is None else seed
-    latest = {iid: _latest_per_annotator(anns) for iid, anns in items.items() if anns}
+    latest = {iid: latest_per_annotator(anns) for iid, anns in items.items() if anns}
     crossed = {iid: anns for iid, anns in latest.items() if len(anns) >= 2}
     requested = spec.annotation.agreement_metric
     label = spec.task.label_field
@@ -281,7 +283,7 @@ def compute_agreement(
         )
         reason = f"{how}, F1 over every cross-checked item ({_raters_text(raters)})"
         per_item = {iid: _matched_item(spec, anns, label) for iid, anns in crossed.items()}
-        per_annotator = _pairwise_annotators(crossed, lambda x, y: _matched_pair(spec, x, y, label))
+        per_annotator = _pairwise_annotators(crossed, lambda x, y: matched_pair(spec, x, y, label))
     else:
         fields[label], figure = _transcripts(crossed, label)
         metric = "one_minus_cer"
@@ -325,7 +327,9 @@ def compute_agreement(
     return AgreementResult(report=report, per_item=per_item)
 
 
-def _latest_per_annotator(anns: list[Ann]) -> list[Ann]:
+def latest_per_annotator(anns: list[Ann]) -> list[Ann]:
+    """Each annotator's latest annotation of an item (by update time, then id), in id order:
+    a resubmission replaces the earlier answer instead of counting as a second rater."""
     best: dict[str, Ann] = {}
     for a in anns:
         cur = best.get(a.annotator)
@@ -335,7 +339,7 @@ def _latest_per_annotator(anns: list[Ann]) -> list[Ann]:
 
 
 def _majority_share(anns: list[Ann], name: str) -> float | None:
-    vals = [_value_key(a.fields.get(name)) for a in anns if a.fields.get(name) is not None]
+    vals = [value_key(a.fields.get(name)) for a in anns if a.fields.get(name) is not None]
     if len(vals) < 2:
         return None
     return Counter(vals).most_common(1)[0][1] / len(vals)
@@ -352,9 +356,7 @@ def _categorical(
     units: Units = {}
     for iid, anns in crossed.items():
         vals = [
-            (a.annotator, _value_key(a.fields[name]))
-            for a in anns
-            if a.fields.get(name) is not None
+            (a.annotator, value_key(a.fields[name])) for a in anns if a.fields.get(name) is not None
         ]
         if len(vals) >= 2:
             units[iid] = sorted(vals, key=lambda t: t[0])
@@ -468,7 +470,7 @@ def _categorical_annotators(crossed: dict[str, list[Ann]], name: str) -> dict[st
     total: Counter[str] = Counter()
     items: Counter[str] = Counter()
     for anns in crossed.values():
-        vals = [(a.annotator, _value_key(a.fields.get(name))) for a in anns]
+        vals = [(a.annotator, value_key(a.fields.get(name))) for a in anns]
         for who, _ in vals:
             items[who] += 1
         for (ra, va), (rb, vb) in itertools.combinations(vals, 2):
@@ -516,13 +518,15 @@ def _pairs_of(
     return a, b, match_spans(a, b)
 
 
-def _matched_pair(spec: ProjectSpec, x: Ann, y: Ann, name: str) -> float:
+def matched_pair(spec: ProjectSpec, x: Ann, y: Ann, name: str) -> float:
+    """Agreement of two annotations on a span/box field: twice the matched regions over all
+    regions (1.0 when neither marked any)."""
     a, b, m = _pairs_of(spec, x, y, name)
     return 1.0 if not a and not b else 2 * len(m) / (len(a) + len(b))
 
 
 def _matched_item(spec: ProjectSpec, anns: list[Ann], name: str) -> float | None:
-    scores = [_matched_pair(spec, x, y, name) for x, y in itertools.combinations(anns, 2)]
+    scores = [matched_pair(spec, x, y, name) for x, y in itertools.combinations(anns, 2)]
     return sum(scores) / len(scores) if scores else None
 
 

@@ -5,11 +5,13 @@ variables named in the spec (``annotation.label_studio.url_env/api_key_env``), t
 project's local server (``.datakit/label-studio/server.json`` + ``token``). When nothing is
 found the error lists every place that was looked at.
 
-:class:`LabelStudioClient` speaks Label Studio's REST API over one ``httpx`` connection
-pool (the same library the official SDK uses). Reads are retried with exponential backoff
-on connection errors, timeouts and 5xx answers; every failure becomes a
+:class:`LabelStudioClient` speaks to Label Studio through the official SDK
+(``label_studio_sdk.LabelStudio``, which follows the API: personal access tokens and their
+refresh, endpoints), handing it an ``httpx.Client`` of datakit's own whose
+:class:`RetryTransport` retries with exponential backoff on connection errors, and on
+timeouts and 5xx answers for requests that are safe to repeat. Every failure becomes a
 :class:`~datakit.errors.LabelStudioError` naming the server and the request, never the
-token.
+token (:meth:`LabelStudioClient._calls` is the one place that maps them).
 
 A server is not trusted to be Label Studio, nor to be well-behaved: replies are checked
 for the shape Label Studio gives them (a reply of another shape is a clear error, not an
@@ -25,7 +27,9 @@ import json
 import os
 import re
 import time
+import warnings
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from pathlib import Path
@@ -34,10 +38,9 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
+from datakit.annotate.transport import RetryTransport
 from datakit.errors import LabelStudioError
 from datakit.project import Project
-
-RETRY_STATUS = frozenset({500, 502, 503, 504, 429})
 
 
 @dataclass(frozen=True)
@@ -146,7 +149,14 @@ def connect(
 
 
 class LabelStudioClient:
-    """A small, retrying REST client. Use as a context manager or call :meth:`close`."""
+    """Label Studio through its official SDK (``label_studio_sdk.LabelStudio``), given an
+    ``httpx.Client`` of datakit's own: timeouts, :class:`RetryTransport`, and a ``transport``
+    that tests wrap to inject faults. The SDK handles authentication (legacy tokens and
+    personal access tokens, whose access token it refreshes) and the endpoints; this class
+    checks the replies, maps every failure to one :class:`LabelStudioError` (:meth:`_calls`)
+    and keeps what the SDK cannot do well: a streamed export checked task by task, and
+    paging bounded by what the server says. Use as a context manager or call :meth:`close`.
+    """
 
     def __init__(
         self,
@@ -159,20 +169,32 @@ class LabelStudioClient:
         transport: httpx.BaseTransport | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
+        # LabelStudio's base class: the same client and constructor, without the extensions
+        # (pandas export helpers, a pager wrapper) whose import costs ~1.5 s and ~45 MB per
+        # command; datakit streams exports and pages itself
+        from label_studio_sdk.base_client import LabelStudioBase as LabelStudio
+
         self.conn = conn
         self.timeout = timeout
         self.export_timeout = export_timeout
         self.retries = retries
         self.backoff = backoff
-        self._sleep = sleep
+        self.transport = RetryTransport(
+            transport or httpx.HTTPTransport(), retries=retries, backoff=backoff, sleep=sleep
+        )
         self._http = httpx.Client(
-            base_url=conn.request_url,
+            transport=self.transport,
             timeout=httpx.Timeout(timeout, connect=10.0),
-            transport=transport,
             headers={"Accept": "application/json"},
         )
-        self._auth: str | None = None
         self._secrets: tuple[str, ...] = conn.secrets
+        with self._calls("authentication"):
+            self.sdk = LabelStudio(
+                base_url=conn.request_url,
+                api_key=conn.api_key,
+                httpx_client=self._http,
+                max_retries=0,  # RetryTransport retries
+            )
 
     def __enter__(self) -> LabelStudioClient:
         return self
@@ -183,43 +205,102 @@ class LabelStudioClient:
     def close(self) -> None:
         self._http.close()
 
-    # -- plumbing -------------------------------------------------------------------------
-    def _authorization(self) -> str:
-        if self._auth is None:
-            key = self.conn.api_key
-            if key.count(".") == 2:  # a personal access token (JWT refresh token)
-                what = "POST /api/token/refresh"
-                resp = self._send("POST", "/api/token/refresh", json={"refresh": key}, auth=False)
-                access = self._expect(self._json(resp, what), dict, what, "a token object")
-                if not isinstance(access.get("access"), str) or not access["access"]:
-                    raise self._shape_error(what, "a token object with 'access'", access)
-                self._auth = f"Bearer {access['access']}"
-                self._secrets = (*self._secrets, access["access"])
-            else:
-                self._auth = f"Token {key}"
-        return self._auth
+    # -- one place that turns failures into LabelStudioError --------------------------------
+    def _all_secrets(self) -> tuple[str, ...]:
+        sdk = getattr(self, "sdk", None)
+        tokens = getattr(getattr(sdk, "_client_wrapper", None), "_tokens_client", None)
+        access = getattr(tokens, "_access_token", None)
+        return (*self._secrets, access) if access else self._secrets
 
     def _error(self, what: str, message: str, hint: str) -> LabelStudioError:
+        secrets = self._all_secrets()
         return LabelStudioError(
-            redact(f"{what}: {message}", self._secrets),
+            redact(f"{what}: {message}", secrets),
             service=self.conn.service,
-            hint=redact(hint, self._secrets),
+            hint=redact(hint, secrets),
         )
 
-    def _json(self, resp: httpx.Response, what: str) -> Any:
-        """The reply's JSON; a reply that is not JSON is an error saying what came instead."""
+    @contextmanager
+    def _calls(
+        self, what: str = "", *, retry: bool | None = None, expected: str = "another reply"
+    ) -> Iterator[None]:
+        """Run SDK calls; map httpx errors, the SDK's ``ApiError`` and replies the SDK could
+        not read to a :class:`LabelStudioError` naming the request (never the token)."""
+        from label_studio_sdk.core.api_error import ApiError
+
+        self.transport.last = ""
         try:
-            return resp.json()
-        except ValueError:  # also UnicodeDecodeError
-            kind = resp.headers.get("content-type", "no content type").split(";")[0]
-            head = resp.content[:120].decode("utf-8", "replace").strip()
-            shown = f": {head!r}" if head else " (empty)"
+            with self.transport.retrying(retry):
+                yield
+        except LabelStudioError:
+            raise
+        except ApiError as exc:
+            raise self._api_error(self.transport.last or what, exc) from None
+        except httpx.ConnectError as exc:
             raise self._error(
-                what,
-                f"answered HTTP {resp.status_code} with {kind} that is not JSON{shown}",
-                f"is {self.conn.url} a Label Studio server? check the URL (a proxy or login page "
-                "may answer in its place)",
+                self.transport.last or what,
+                f"not reachable after {self.transport.attempts} attempts "
+                f"(could not connect, {type(exc).__name__})",
+                "is the server running? start the local one with "
+                "`datakit annotate serve --background`, or check the URL variable",
             ) from None
+        except httpx.TimeoutException as exc:
+            raise self._error(
+                self.transport.last or what,
+                f"timed out ({type(exc).__name__}) after {self.transport.attempts} attempt(s)",
+                "the server is slow or overloaded; rerun the command: it resumes",
+            ) from None
+        except httpx.HTTPError as exc:
+            raise self._error(
+                self.transport.last or what,
+                f"connection failed ({type(exc).__name__}) after {self.transport.attempts} "
+                "attempt(s)",
+                "rerun the command: it resumes",
+            ) from None
+        except (TypeError, ValueError, AttributeError):
+            # the SDK could not read a 2xx reply (a list where an object belongs, …)
+            raise self._shape_error(
+                self.transport.last or what, expected, self._last_reply()
+            ) from None
+
+    def _last_reply(self) -> Any:
+        resp = self.transport.response
+        try:
+            return resp.json() if resp is not None else None
+        except Exception:  # unread or not JSON: show nothing rather than fail again
+            return None
+
+    def _api_error(self, what: str, exc: Any) -> LabelStudioError:
+        code = int(exc.status_code or 0)
+        body = exc.body
+        if 200 <= code < 300 or code == 0:  # the SDK could not parse a successful reply
+            headers = {str(k).lower(): str(v) for k, v in (exc.headers or {}).items()}
+            if isinstance(body, str):
+                kind = headers.get("content-type", "no content type").split(";")[0]
+                head = body[:120].strip()
+                shown = f": {head!r}" if head else " (empty)"
+                return self._error(
+                    what,
+                    f"answered HTTP {code} with {kind} that is not JSON{shown}",
+                    f"is {self.conn.url} a Label Studio server? check the URL (a proxy or login "
+                    "page may answer in its place)",
+                )
+            return self._shape_error(what, "a reply the SDK can read", body)
+        detail = _detail(body)
+        if code in (401, 403):
+            hint = (
+                "the API key is wrong, expired or lacks rights: set a valid key in the environment "
+                "variable named in datakit.yaml (Label Studio → Account & Settings → Access "
+                "Token), or restart the local server with `datakit annotate serve`"
+            )
+            return self._error(what, f"refused the API key (HTTP {code}) {detail}".strip(), hint)
+        if code >= 500:
+            return self._error(
+                what,
+                f"answered HTTP {code} after {self.transport.attempts} attempt(s) {detail}".strip(),
+                "the server failed; check its log and rerun the command: it resumes",
+            )
+        return self._error(what, f"HTTP {code} {detail}".strip(), "see the server's message above")
 
     def _shape_error(self, what: str, expected: str, got: Any) -> LabelStudioError:
         shown = json.dumps(got, ensure_ascii=False, default=str)
@@ -232,7 +313,7 @@ class LabelStudioClient:
             "(1.7 or later)?",
         )
 
-    def _expect(self, data: Any, kind: type, what: str, expected: str) -> Any:
+    def _expect(self, data: Any, kind: type | tuple[type, ...], what: str, expected: str) -> Any:
         if not isinstance(data, kind):
             raise self._shape_error(what, expected, data)
         return data
@@ -240,7 +321,7 @@ class LabelStudioClient:
     def expect(self, data: Any, kind: type | tuple[type, ...], what: str, expected: str) -> Any:
         """``data`` when it is of ``kind``, else a LabelStudioError naming the reply (exit 3):
         for callers that read a reply this client does not check itself."""
-        return self._expect(data, kind, what, expected)  # type: ignore[arg-type]
+        return self._expect(data, kind, what, expected)
 
     def _objects(self, items: Any, what: str, expected: str, *, key: str = "id") -> list[Any]:
         """A list of objects that each carry ``key`` (an integer id)."""
@@ -251,7 +332,15 @@ class LabelStudioClient:
                 raise self._shape_error(what, f"{expected} (each an object with an {key})", obj)
         return items
 
-    def _send(
+    def _object(self, model: Any, what: str, expected: str) -> dict[str, Any]:
+        """An SDK reply as a plain dict with an integer id (the fields the server sent)."""
+        data = _plain(model)
+        if not isinstance(data, dict) or not _is_int(data.get("id")):
+            raise self._shape_error(self.transport.last or what, expected, data)
+        return data
+
+    # -- requests the SDK has no method for (multipart upload, project summary) -------------
+    def request(
         self,
         method: str,
         path: str,
@@ -261,150 +350,149 @@ class LabelStudioClient:
         files: Any = None,
         retry: bool | None = None,
         timeout: float | None = None,
-        auth: bool = True,
-        stream: bool = False,
     ) -> httpx.Response:
-        """One request with retries. ``retry`` defaults to True for GET/PATCH/PUT/DELETE;
-        a POST is only retried when the connection never reached the server."""
-        what = f"{method} {path}"
-        retry = method != "POST" if retry is None else retry
-        attempts = self.retries + 1
-        last: str = ""
-        for attempt in range(attempts):
-            headers = {"Authorization": self._authorization()} if auth else {}
-            try:
-                req = self._http.build_request(
-                    method,
-                    path,
-                    params=params,
-                    json=json,
-                    files=files,
-                    headers=headers,
-                    timeout=httpx.Timeout(timeout or self.timeout, connect=10.0),
-                )
-                resp = self._http.send(req, stream=stream)
-            except httpx.ConnectError as exc:
-                last = f"could not connect ({type(exc).__name__})"
-                if attempt + 1 < attempts:
-                    self._sleep(self.backoff * 2**attempt)
-                    continue
-                raise self._error(
-                    what,
-                    f"not reachable after {attempts} attempts ({last})",
-                    "is the server running? start the local one with "
-                    "`datakit annotate serve --background`, or check the URL variable",
-                ) from None
-            except httpx.TimeoutException as exc:
-                last = f"timed out ({type(exc).__name__})"
-                if retry and attempt + 1 < attempts:
-                    self._sleep(self.backoff * 2**attempt)
-                    continue
-                raise self._error(
-                    what,
-                    f"{last} after {attempt + 1} attempt(s)",
-                    "the server is slow or overloaded; rerun the command: it resumes",
-                ) from None
-            except httpx.TransportError as exc:
-                last = f"connection failed ({type(exc).__name__})"
-                if retry and attempt + 1 < attempts:
-                    self._sleep(self.backoff * 2**attempt)
-                    continue
-                raise self._error(
-                    what, f"{last} after {attempt + 1} attempt(s)", "rerun the command: it resumes"
-                ) from None
-            if resp.status_code in RETRY_STATUS and retry and attempt + 1 < attempts:
-                resp.close()
-                last = f"HTTP {resp.status_code}"
-                self._sleep(self.backoff * 2**attempt)
-                continue
-            if resp.status_code >= 400:
-                if stream:
-                    resp.read()
-                raise self._status_error(what, resp, attempt + 1)
-            return resp
-        raise self._error(what, last, "rerun the command")  # pragma: no cover
+        """One request through the SDK's HTTP layer (its authentication, this client's
+        transport); a 4xx/5xx answer is a LabelStudioError."""
+        options: dict[str, Any] = {"timeout": timeout} if timeout else {}
+        with self._calls(f"{method} {path}", retry=retry):
+            resp = self.sdk._client_wrapper.httpx_client.request(
+                path.lstrip("/"),
+                method=method,
+                params=params,
+                json=json,
+                files=files,
+                request_options=options or None,  # type: ignore[arg-type]
+            )
+        if resp.status_code >= 400:
+            from label_studio_sdk.core.api_error import ApiError
 
-    def _status_error(self, what: str, resp: httpx.Response, attempts: int) -> LabelStudioError:
-        code = resp.status_code
-        detail = _detail(resp)
-        if code in (401, 403):
-            hint = (
-                "the API key is wrong, expired or lacks rights: set a valid key in the environment "
-                "variable named in datakit.yaml (Label Studio → Account & Settings → Access "
-                "Token), or restart the local server with `datakit annotate serve`"
+            body: Any
+            try:
+                body = resp.json()
+            except ValueError:
+                body = resp.text
+            raise self._api_error(
+                f"{method} {resp.request.url.path}",
+                ApiError(status_code=resp.status_code, headers=dict(resp.headers), body=body),
             )
-            return self._error(what, f"refused the API key (HTTP {code}) {detail}".strip(), hint)
-        if code >= 500:
-            return self._error(
-                what,
-                f"answered HTTP {code} after {attempts} attempt(s) {detail}".strip(),
-                "the server failed; check its log and rerun the command: it resumes",
-            )
-        return self._error(what, f"HTTP {code} {detail}".strip(), "see the server's message above")
+        return resp
+
+    def _json(self, resp: httpx.Response) -> Any:
+        """The reply's JSON; a reply that is not JSON is an error saying what came instead."""
+        try:
+            return resp.json()
+        except ValueError:  # also UnicodeDecodeError
+            from label_studio_sdk.core.api_error import ApiError
+
+            raise self._api_error(
+                f"{resp.request.method} {resp.request.url.path}",
+                ApiError(
+                    status_code=resp.status_code,
+                    headers=dict(resp.headers),
+                    body=resp.content[:120].decode("utf-8", "replace"),
+                ),
+            ) from None
 
     def get(self, path: str, **kw: Any) -> Any:
-        return self._json(self._send("GET", path, **kw), f"GET {path}")
+        return self._json(self.request("GET", path, **kw))
 
     def post(self, path: str, **kw: Any) -> Any:
-        resp = self._send("POST", path, **kw)
-        return self._json(resp, f"POST {path}") if resp.content else None
+        resp = self.request("POST", path, **kw)
+        return self._json(resp) if resp.content else None
 
     def patch(self, path: str, **kw: Any) -> Any:
-        return self._json(self._send("PATCH", path, **kw), f"PATCH {path}")
+        return self._json(self.request("PATCH", path, **kw))
 
     def delete(self, path: str, **kw: Any) -> None:
-        self._send("DELETE", path, **kw)
+        self.request("DELETE", path, **kw)
 
-    # -- API ------------------------------------------------------------------------------
+    # -- API --------------------------------------------------------------------------------
     def whoami(self) -> dict[str, Any]:
-        what = "GET /api/current-user/whoami"
-        data: dict[str, Any] = self._expect(
-            self.get("/api/current-user/whoami"), dict, what, "the current user as an object"
-        )
-        return data
+        with self._calls("GET /api/current-user/whoami", expected="the current user as an object"):
+            me = _plain(self.sdk.users.whoami())
+        what = self.transport.last or "GET /api/current-user/whoami"
+        return dict(self._expect(me, dict, what, "the current user as an object"))
+
+    def server_time(self) -> str:
+        """The server's clock (from the Date header), ISO 8601 UTC."""
+        with self._calls("GET /api/current-user/whoami"):
+            date = self.sdk.users.with_raw_response.whoami().headers.get("date")
+        if not date:
+            return ""
+        try:
+            return parsedate_to_datetime(date).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+        except (TypeError, ValueError):  # a Date header that is not a date: use the local clock
+            return ""
 
     def users(self) -> list[dict[str, Any]]:
-        data = self.get("/api/users")
-        if isinstance(data, dict) and "results" in data:
-            data = data["results"]
-        return list(self._objects(data, "GET /api/users", "a list of users"))
+        with self._calls("GET /api/users", expected="a list of users"):
+            data = self.sdk.users.list()
+        return self._objects(_plain(data), self.transport.last, "a list of users")
+
+    def create_user(self, *, email: str, username: str, **fields: Any) -> dict[str, Any]:
+        with self._calls("POST /api/users"):
+            user = self.sdk.users.create(email=email, username=username, **fields)
+        return self._object(user, "POST /api/users", "a user object")
 
     def find_project(self, title: str) -> dict[str, Any] | None:
-        data = self.get("/api/projects", params={"title": title, "page_size": 100})
-        results = data.get("results", data) if isinstance(data, dict) else data
-        for p in self._objects(results, "GET /api/projects", "a list of projects"):
+        """The project with exactly this title (the first page of a title search: titles are
+        unique per dataset, so one page is enough and a server cannot page us forever)."""
+        try:
+            with self._calls("GET /api/projects", expected="a list of projects"):
+                items = _plain(self.sdk.projects.list(title=title, page=1, page_size=100).items)
+        except LabelStudioError:
+            items = self._last_reply()  # servers before 1.8 answer with the bare list
+            if not isinstance(items, list):
+                raise
+        for p in self._objects(items, self.transport.last, "a list of projects"):
             if p.get("title") == title:
                 return dict(p)
         return None
 
     def project(self, project_id: int) -> dict[str, Any] | None:
-        what = f"GET /api/projects/{project_id}"
+        """The project, or None when the server has no project with this id."""
         try:
-            data: dict[str, Any] = self._expect(
-                self.get(f"/api/projects/{project_id}"), dict, what, "a project object"
-            )
+            with self._calls(f"GET /api/projects/{project_id}", expected="a project object"):
+                found = self.sdk.projects.get(project_id)
         except LabelStudioError as exc:
             if "HTTP 404" in exc.message:
                 return None
             raise
-        return data
+        return self._object(found, f"GET /api/projects/{project_id}", "a project object")
+
+    def create_project(self, **settings: Any) -> dict[str, Any]:
+        with self._calls("POST /api/projects"):
+            made = self.sdk.projects.create(**settings)
+        return self._object(made, "POST /api/projects", "a project object")
+
+    def update_project(self, project_id: int, **settings: Any) -> dict[str, Any]:
+        with self._calls(f"PATCH /api/projects/{project_id}"):
+            changed = self.sdk.projects.update(project_id, **settings)
+        return self._object(changed, f"PATCH /api/projects/{project_id}", "a project object")
+
+    def project_summary(self, project_id: int) -> dict[str, Any]:
+        """Label counts of existing annotations (not in the SDK: raw request)."""
+        data = self.get(f"/api/projects/{project_id}/summary/")
+        return dict(self._expect(data, dict, "project summary", "an object"))
 
     def import_tasks(self, project_id: int, tasks: list[dict[str, Any]]) -> list[int]:
         """Import tasks; returns their new ids in order. Not retried (it is not idempotent)."""
-        data = self.post(
-            f"/api/projects/{project_id}/import",
-            params={"return_task_ids": "true"},
-            json=tasks,
-            timeout=max(self.timeout, 300.0),
-        )
         what = f"POST /api/projects/{project_id}/import"
-        got = self._expect(data, dict, what, "an object with task_ids").get("task_ids", [])
+        with self._calls(what, retry=False):
+            reply = self.sdk.projects.import_tasks(
+                project_id,
+                request=tasks,
+                return_task_ids=True,
+                request_options={"timeout": max(self.timeout, 300.0)},
+            )
+        got = _plain(reply)
+        got = self._expect(got, dict, what, "an object with task_ids").get("task_ids", [])
         if not isinstance(got, list) or not all(_is_int(i) for i in got):
             raise self._shape_error(what, "task_ids as a list of task ids", got)
         ids = [int(i) for i in got]
         if len(ids) != len(tasks):
             raise self._error(
-                f"POST /api/projects/{project_id}/import",
+                what,
                 f"imported {len(ids)} of {len(tasks)} tasks",
                 "rerun `datakit annotate push`: it skips tasks that already exist",
             )
@@ -418,43 +506,70 @@ class LabelStudioClient:
         query: dict[str, Any] | None = None,
         page_size: int = 5000,
     ) -> Iterator[dict[str, Any]]:
+        """The project's tasks (only the ``include`` fields), page by page with the SDK's
+        ``tasks.list``. The pages are asked for here, one ``tasks.list`` call each, and
+        paging stops at the first short page: the SDK's own pager keeps asking as long as a
+        server answers with items, which a misbehaving server can do forever."""
         page = 1
         while True:
-            params: dict[str, Any] = {
-                "project": project_id,
-                "page": page,
-                "page_size": page_size,
-                "fields": "task_only",
-                "include": include,
-            }
-            if query:
-                params["query"] = json.dumps(query)
+            what = "GET /api/tasks"
             try:
-                data = self.get("/api/tasks", params=params, timeout=max(self.timeout, 300.0))
+                with self._calls(what, expected="an object with a list of tasks"):
+                    got: Any = self.sdk.tasks.list(
+                        project=project_id,
+                        page=page,
+                        page_size=page_size,
+                        fields="task_only",
+                        include=include,
+                        query=json.dumps(query) if query else None,
+                        request_options={"timeout": max(self.timeout, 300.0)},
+                    )
+                    tasks = _plain(got.items)
             except LabelStudioError as exc:
                 if "HTTP 404" in exc.message:  # past the last page
                     return
-                raise
-            what = "GET /api/tasks"
-            if isinstance(data, list):  # older servers answer with the bare list
-                tasks = data
-            else:
-                tasks = self._expect(data, dict, what, "an object with tasks").get("tasks", [])
-            yield from self._objects(tasks, what, "a list of tasks")
+                tasks = self._last_reply()  # servers before 1.8 answer with the bare list
+                if not isinstance(tasks, list):
+                    raise
+            yield from self._objects(tasks, self.transport.last or what, "a list of tasks")
             if len(tasks) < page_size:
                 return
             page += 1
 
-    def server_time(self) -> str:
-        """The server's clock (from the Date header), ISO 8601 UTC."""
-        resp = self._send("GET", "/api/current-user/whoami")
-        date = resp.headers.get("date")
-        if not date:
-            return ""
-        try:
-            return parsedate_to_datetime(date).strftime("%Y-%m-%dT%H:%M:%S.000Z")
-        except (TypeError, ValueError):  # a Date header that is not a date: use the local clock
-            return ""
+    def task(self, task_id: int) -> dict[str, Any]:
+        with self._calls(f"GET /api/tasks/{task_id}"):
+            got = self.sdk.tasks.get(str(task_id))
+        return self._object(got, f"GET /api/tasks/{task_id}", "a task object")
+
+    def create_annotation(self, task_id: int, **fields: Any) -> dict[str, Any]:
+        with self._calls(f"POST /api/tasks/{task_id}/annotations", retry=False):
+            made = self.sdk.annotations.create(task_id, **fields)
+        return self._object(made, f"POST /api/tasks/{task_id}/annotations", "an annotation")
+
+    def predictions(self, project_id: int) -> list[dict[str, Any]]:
+        with self._calls("GET /api/predictions"):
+            data = _plain(self.sdk.predictions.list(project=project_id))
+        return self._objects(data, self.transport.last, "a list of predictions", key="task")
+
+    def create_prediction(self, **fields: Any) -> dict[str, Any]:
+        with self._calls("POST /api/predictions", retry=False):
+            made = self.sdk.predictions.create(**fields)
+        return self._object(made, "POST /api/predictions", "a prediction object")
+
+    def local_storages(self, project_id: int) -> list[dict[str, Any]]:
+        with self._calls("GET /api/storages/localfiles"):
+            data = _plain(self.sdk.import_storage.local.list(project=project_id))
+        return self._objects(data, self.transport.last, "a list of storages")
+
+    def create_local_storage(self, project_id: int, **fields: Any) -> dict[str, Any]:
+        with self._calls("POST /api/storages/localfiles", retry=False):
+            made = self.sdk.import_storage.local.create(project=project_id, **fields)
+        return self._object(made, "POST /api/storages/localfiles", "a storage object")
+
+    def file_uploads(self, project_id: int, ids: list[int]) -> list[dict[str, Any]]:
+        with self._calls(f"GET /api/projects/{project_id}/file-uploads"):
+            data = _plain(self.sdk.files.list(project_id, ids=json.dumps(ids)))
+        return self._objects(data, self.transport.last, "a list of file uploads")
 
     def export_to(
         self,
@@ -465,50 +580,49 @@ class LabelStudioClient:
         all_tasks: bool = False,
         attempts: int | None = None,
     ) -> int:
-        """Stream a JSON export into ``dest`` chunk by chunk; returns the bytes written.
+        """Stream a JSON export (the SDK's ``exports.download_sync``) into ``dest`` chunk by
+        chunk; returns the bytes written.
 
         Retried as a whole on connection errors, timeouts and 5xx (the file is rewritten).
         The file is then checked to be a JSON array of tasks of the shape Label Studio
         exports (:func:`task_problem`); anything else is a :class:`LabelStudioError`.
         """
-        params: list[tuple[str, str]] = [
-            ("exportType", "JSON"),
-            ("download_all_tasks", "true" if all_tasks or task_ids else "false"),
-        ]
-        if task_ids:
-            params += [("ids[]", str(i)) for i in task_ids]
-        path = f"/api/projects/{project_id}/export"
+        options: dict[str, Any] = {"timeout": self.export_timeout, "chunk_size": 1 << 20}
+        if task_ids:  # the server reads `ids[]` (the SDK's `ids` parameter sends `ids`)
+            options["additional_query_parameters"] = {"ids[]": [str(i) for i in task_ids]}
+        what = f"GET /api/projects/{project_id}/export"
         attempts = attempts or self.retries + 1
         for attempt in range(attempts):
-            resp = self._send(
-                "GET",
-                path,
-                params=params,
-                timeout=self.export_timeout,
-                stream=True,
-                retry=attempts > 1,
-            )
             n = 0
-            try:
-                with dest.open("wb") as fh:
-                    for chunk in resp.iter_bytes(1 << 20):
-                        fh.write(chunk)
-                        n += len(chunk)
-                self._check_export(dest, f"GET {path}")
-                return n
-            except (httpx.TimeoutException, httpx.TransportError) as exc:
+            broke: httpx.TransportError | None = None
+            with self._calls(what, retry=attempts > 1):
+                try:
+                    with dest.open("wb") as fh:
+                        for chunk in self.sdk.projects.exports.download_sync(
+                            project_id,
+                            export_type="JSON",
+                            download_all_tasks=bool(all_tasks or task_ids),
+                            request_options=options,
+                        ):
+                            fh.write(chunk)
+                            n += len(chunk)
+                except httpx.TransportError as exc:
+                    if not self.transport.responded:  # the transport has retried it already
+                        raise
+                    broke = exc  # the answer broke off mid-body: fetch it again whole
+            if broke is not None:
                 if attempt + 1 < attempts:
-                    self._sleep(self.backoff * 2**attempt)
+                    self.transport.sleep(self.backoff * 2**attempt)
                     continue
                 raise self._error(
-                    f"GET {path}",
-                    f"the export broke off after {n:,} bytes ({type(exc).__name__}), "
+                    what,
+                    f"the export broke off after {n:,} bytes ({type(broke).__name__}), "
                     f"{attempts} attempts",
                     "rerun `datakit annotate pull`: what was pulled before is kept and it "
                     "resumes from there",
-                ) from None
-            finally:
-                resp.close()
+                )
+            self._check_export(dest, what)
+            return n
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _check_export(self, dest: Path, what: str) -> None:
@@ -584,11 +698,13 @@ def task_problem(task: Any, *, require_id: bool = True) -> tuple[str, str] | Non
     return None
 
 
-def _detail(resp: httpx.Response) -> str:
-    try:
-        body = resp.json()
-    except ValueError:
-        text = resp.text.strip()
+def _detail(body: Any) -> str:
+    """The server's own words from an error reply's body (parsed JSON, or text)."""
+    if body is None:
+        return ""
+    if isinstance(body, str | bytes):
+        text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
+        text = text.strip()
         return f"— {text[:300]}" if text and "<html" not in text[:200].lower() else ""
     if isinstance(body, dict):
         for key in ("validation_errors", "detail", "message", "error"):
@@ -596,7 +712,20 @@ def _detail(resp: httpx.Response) -> str:
                 value = body[key]
                 text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
                 return f"— {text[:600]}"
-    return f"— {json.dumps(body, ensure_ascii=False)[:300]}"
+    return f"— {json.dumps(body, ensure_ascii=False, default=str)[:300]}"
+
+
+def _plain(value: Any) -> Any:
+    """An SDK reply (pydantic models, lists of them) as plain JSON data: the fields the server
+    sent, with their JSON types."""
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    dump = getattr(value, "model_dump", None)
+    if dump is None:
+        return value
+    with warnings.catch_warnings():  # a field of an unexpected type is checked by the caller
+        warnings.simplefilter("ignore")
+        return dump(mode="json", exclude_unset=True, by_alias=True)
 
 
 def iter_json_array(path: Path, chunk_size: int = 1 << 20) -> Iterator[dict[str, Any]]:

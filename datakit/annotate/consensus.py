@@ -26,10 +26,10 @@ from typing import Any
 
 from datakit.annotate.agreement import (
     Ann,
-    _latest_per_annotator,
-    _matched_pair,
-    _value_key,
     cer,
+    latest_per_annotator,
+    matched_pair,
+    value_key,
 )
 from datakit.spec.model import ProjectSpec
 
@@ -69,7 +69,7 @@ def decide(
     agreement: float | None,
     adjudication: Ann | None = None,
 ) -> Decision:
-    latest = _latest_per_annotator(anns)
+    latest = latest_per_annotator(anns)
     ids = [a.annotation_id for a in latest]
     who = [a.annotator for a in latest]
     if adjudication is not None:
@@ -101,7 +101,7 @@ def decide(
     if t == "ner":
         fields = _span_majority(spec, latest)
         unanimous = all(
-            _matched_pair(spec, x, y, label) == 1.0 for x, y in itertools.combinations(latest, 2)
+            matched_pair(spec, x, y, label) == 1.0 for x, y in itertools.combinations(latest, 2)
         )
         method = "unanimous" if unanimous else "majority"
     else:
@@ -116,7 +116,7 @@ def decide(
 def proposal(spec: ProjectSpec, anns: list[Ann]) -> tuple[Fields, bool]:
     """The label the annotators' own consensus proposes for an item, before any review,
     and whether they reached one (a classification tie proposes nothing)."""
-    latest = _latest_per_annotator(anns)
+    latest = latest_per_annotator(anns)
     if len(latest) == 1:
         return dict(latest[0].fields), True
     t = spec.task.type
@@ -134,7 +134,7 @@ def _vote(
     label = spec.task.label_field
     out: Fields = {}
     votes = Counter(
-        _value_key(a.fields.get(label))
+        value_key(a.fields.get(label))
         for a in anns
         if label_too and a.fields.get(label) is not None
     )
@@ -184,7 +184,7 @@ def _best_annotator(spec: ProjectSpec, anns: list[Ann]) -> Ann:
     def score(x: Ann, y: Ann) -> float:
         if spec.task.type == "transcription":
             return 1 - min(1.0, cer(str(x.fields.get(label) or ""), str(y.fields.get(label) or "")))
-        return _matched_pair(spec, x, y, label)
+        return matched_pair(spec, x, y, label)
 
     means = []
     for i, a in enumerate(anns):

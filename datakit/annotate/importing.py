@@ -1,5 +1,10 @@
-"""``datakit annotate import``: a Label Studio JSON export made in the UI, brought in as
-annotations (for teams that labelled on another server).
+"""``datakit annotate import``: labels made elsewhere, brought in as annotations — Label
+Studio JSON, JSON-MIN and CSV exports, COCO detection JSON, YOLO folders and AI Hub
+per-item label JSON (``datakit.annotate.formats``: the format is detected, or given).
+Every reader yields Label Studio–shaped tasks in this project's names (``--map SRC=DST``
+renames controls, fields, data keys and classes); from there the path is the same for all:
+the matching below, the normalisation and schema check of a pull, then agreement and
+consensus.
 
 **Matching tasks to items.** In this order, and the first rule that decides wins:
 
@@ -19,10 +24,11 @@ the candidates: a label is never put on a guessed item. Tasks that fit no item a
 skipped and listed; an export none of whose tasks fits is an error.
 
 **Merging.** The import adds to, or updates, the annotations imported earlier, keyed by
-Label Studio task id and annotation id. Earlier imported annotations that this export
-does not hold are kept (and counted); ``replace=True`` (``--replace``) makes the import
-the whole of the imported annotations instead, and says how many it removed. Pulled
-annotations (origin ``label_studio``) are never touched.
+Label Studio task id and annotation id (for sources without ids, ids derived from the
+matched item and the format: ``formats.stable_id``). Earlier imported annotations that
+this source does not hold are kept (and counted); ``replace=True`` (``--replace``) makes
+the import the whole of the imported annotations instead, and says how many it removed.
+Pulled annotations (origin ``label_studio``) are never touched.
 """
 
 from __future__ import annotations
@@ -36,16 +42,16 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from datakit.annotate import spans
-from datakit.annotate.client import iter_json_array, task_problem
+from datakit.annotate.formats import Mapping, ReadContext, SourceTask, stable_id
 from datakit.annotate.pull import (
     BuildResult,
-    _read_rows,
-    _write_rows,
     annotation_rows,
     build_outputs,
 )
+from datakit.annotate.pull import read_rows as _read_rows
+from datakit.annotate.pull import write_rows as _write_rows
 from datakit.errors import InputError
-from datakit.plan.artefacts import TASK_DATA_KEY
+from datakit.labels import TASK_DATA_KEY
 from datakit.project import Project
 
 MATCH_RULES = ("item_id", "text", "path", "name", "stem")
@@ -69,6 +75,8 @@ class ImportResult(BuildResult):
     removed: int = 0  # imported earlier, not in this export, removed (replace=True)
     replace: bool = False
     spans: spans.SpanTally = field(default_factory=spans.SpanTally)
+    format: str = "labelstudio"
+    mapped: dict[str, int] = field(default_factory=dict)  # --map rule → times applied
 
     def to_dict(self) -> dict[str, Any]:
         return {**super().to_dict(), "spans": self.spans.to_dict()}
@@ -194,11 +202,27 @@ def _media_path(value: str) -> tuple[tuple[str, ...], bool]:
 
 
 def import_export(project: Project, export: Path, *, replace: bool = False) -> ImportResult:
-    """Bring in a Label Studio JSON export made in the UI (module docstring)."""
+    """Bring in a Label Studio JSON export made in the UI (kept for its callers)."""
+    return import_labels(project, export, fmt="labelstudio", replace=replace)
+
+
+def import_labels(
+    project: Project,
+    source: Path,
+    *,
+    fmt: str | None = None,
+    mapping: Mapping | dict[str, str] | None = None,
+    replace: bool = False,
+) -> ImportResult:
+    """Bring in labels from ``source`` in format ``fmt`` (detected when None); see the
+    module docstring. Nothing is written unless the whole source reads cleanly."""
+    from datakit.annotate import formats
     from datakit.annotate.push import ok_items
 
-    if not export.is_file():
-        raise InputError("file not found", file=str(export))
+    if not source.exists():
+        raise InputError("file or folder not found", file=str(source))
+    fmt = fmt or formats.detect(source)
+    mapping = mapping if isinstance(mapping, Mapping) else Mapping(mapping)
     manifest = ok_items(project)
     key = TASK_DATA_KEY[project.spec.data.type]
     texts = {str(r["id"]): r.get("text") for r in manifest} if key == "text" else {}
@@ -207,54 +231,43 @@ def import_export(project: Project, export: Path, *, replace: bool = False) -> I
     unmatched: list[dict[str, str]] = []
     new: dict[tuple[int, int], dict[str, Any]] = {}
     n = 0
+    ctx = ReadContext(project.spec, mapping)
     with spans.tally() as tally:
         try:
-            for n, task in enumerate(iter_json_array(export), 1):
-                _check_task(task, n, export)
-                name = f"task {task.get('id', f'#{n}')}"
-                try:
-                    iid, rule, value = matcher.match(task)
-                except Ambiguous as amb:
-                    raise InputError(
-                        f"task fits {len(amb.candidates)} items by {amb.rule} {amb.key!r}: "
-                        f"{', '.join(amb.candidates[:10])}"
-                        + (
-                            f" (and {len(amb.candidates) - 10} more)"
-                            if len(amb.candidates) > 10
-                            else ""
-                        ),
-                        file=str(export),
-                        item=name,
-                        field=f"data.{key}",
-                        hint="export tasks that carry data.item_id (datakit's own tasks do), or "
-                        "give the media URLs their full relative paths",
-                    ) from None
+            for st in formats.read(source, fmt, ctx):
+                n += 1
+                task = st.task
+                iid, rule = _match(matcher, st, source, key, unmatched)
                 if iid is None:
-                    shown = value if len(value) <= 120 else value[:117] + "..."
-                    unmatched.append({"task": name, "value": shown, "reason": rule})
                     continue
                 matched[rule] += 1
+                if st.synthetic:
+                    task = _with_ids(task, fmt, iid)
                 if key == "text" and isinstance(texts.get(iid), str):
                     # spans are checked against the item's text, the text labels.jsonl holds
                     task = {**task, "data": {**task["data"], key: texts[iid]}}
-                for row in annotation_rows(
-                    project, task, {}, origin="import", file=str(export), item_id=iid
-                ):
+                try:
+                    rows = annotation_rows(
+                        project, task, {}, origin="import", file=st.file or str(source), item_id=iid
+                    )
+                except InputError as exc:
+                    raise _hint_map(exc) from None
+                for row in rows:
                     new[(row["task_id"], row["annotation_id"])] = row
         except ValueError as exc:  # not JSON, not an array, not UTF-8
-            msg = str(exc).replace(str(export), "the file")
-            raise InputError(
-                f"not a Label Studio JSON export (after {n} tasks): {msg}", file=str(export)
-            ) from None
+            msg = str(exc).replace(str(source), "the file")
+            what = "a Label Studio JSON export" if fmt == "labelstudio" else f"a {fmt} file"
+            raise InputError(f"not {what} (after {n} tasks): {msg}", file=str(source)) from None
     tasks = n
     if tasks and not sum(matched.values()):
         first = unmatched[0]
         raise InputError(
             f"none of the {tasks} tasks fits an ok item of the manifest (first: "
             f"{first['task']}: {first['reason']})",
-            file=str(export),
+            file=str(source),
             field=f"data.{key}",
-            hint="export from the project datakit pushed, or add item_id to the tasks",
+            hint="import labels of the items this project collected, match names with "
+            "--map, or add item_id to the tasks",
         )
     rows = _read_rows(project)
     pulled = [r for r in rows if r["origin"] != "import"]
@@ -269,7 +282,8 @@ def import_export(project: Project, export: Path, *, replace: bool = False) -> I
     project.record_stage(
         "annotate",
         {
-            "imported_from": export.name,
+            "imported_from": source.name,
+            "import_format": fmt,
             "annotations": len(new),
             "items": built.items,
             "labelled": built.labelled,
@@ -278,7 +292,7 @@ def import_export(project: Project, export: Path, *, replace: bool = False) -> I
     )
     return ImportResult(
         **{f.name: getattr(built, f.name) for f in fields(BuildResult)},
-        export=export.name,
+        export=source.name,
         tasks=tasks,
         matched=matched,
         unmatched=unmatched,
@@ -289,23 +303,57 @@ def import_export(project: Project, export: Path, *, replace: bool = False) -> I
         removed=len(absent) if replace else 0,
         replace=replace,
         spans=tally,
+        format=fmt,
+        mapped=dict(mapping.used),
     )
+
+
+def _match(
+    matcher: ItemMatcher,
+    st: SourceTask,
+    source: Path,
+    key: str,
+    unmatched: list[dict[str, str]],
+) -> tuple[str | None, str]:
+    """The item of one source task and the rule that found it; None after listing the
+    task as unmatched. An ambiguous fit is an error."""
+    try:
+        iid, rule, value = matcher.match(st.task)
+    except Ambiguous as amb:
+        raise InputError(
+            f"task fits {len(amb.candidates)} items by {amb.rule} {amb.key!r}: "
+            f"{', '.join(amb.candidates[:10])}"
+            + (f" (and {len(amb.candidates) - 10} more)" if len(amb.candidates) > 10 else ""),
+            file=str(source),
+            item=st.where,
+            field=f"data.{key}",
+            hint="use tasks that carry data.item_id (datakit's own tasks do), or give the "
+            "media their full relative paths",
+        ) from None
+    if iid is None:
+        shown = value if len(value) <= 120 else value[:117] + "..."
+        unmatched.append({"task": st.where, "value": shown, "reason": rule})
+    return iid, rule
+
+
+def _hint_map(exc: InputError) -> InputError:
+    """A class or control the project does not have: point at ``--map``."""
+    if "is not in the" in exc.message and "--map" not in (exc.hint or ""):
+        tip = "or rename the source's names with --map SRC=DST"
+        exc.hint = f"{exc.hint}; {tip}" if exc.hint else tip[3:]
+    return exc
+
+
+def _with_ids(task: dict[str, Any], fmt: str, iid: str) -> dict[str, Any]:
+    """Ids for a source without any: one task per item and format, one annotation per
+    annotator, so importing the same source again updates what it imported."""
+    anns = []
+    for ann in task.get("annotations") or []:
+        who = ann.get("completed_by") or {}
+        annotator = str(who.get("email") if isinstance(who, dict) else who)
+        anns.append({**ann, "id": stable_id(fmt, iid, annotator)})
+    return {**task, "id": stable_id(fmt, iid), "annotations": anns}
 
 
 def _differs(a: dict[str, Any], b: dict[str, Any]) -> bool:
     return json.dumps(a, sort_keys=True, default=str) != json.dumps(b, sort_keys=True, default=str)
-
-
-def _check_task(task: Any, n: int, export: Path) -> None:
-    problem = task_problem(task, require_id=False)
-    if problem is None:
-        return
-    where, message = problem
-    tid = task.get("id") if isinstance(task, dict) else None
-    raise InputError(
-        f"{where} {message} (not a Label Studio export task)",
-        file=str(export),
-        item=f"task {tid}" if tid is not None else f"element {n} of the array",
-        field=where,
-        hint="export JSON from Label Studio (Export → JSON), unedited",
-    )

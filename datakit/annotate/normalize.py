@@ -15,7 +15,7 @@ from typing import Any
 
 from datakit.annotate.spans import check_spans
 from datakit.errors import InputError
-from datakit.plan.artefacts import TASK_DATA_KEY
+from datakit.labels import TASK_DATA_KEY
 from datakit.spec.model import ProjectSpec
 
 Fields = dict[str, Any]

@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -41,7 +41,7 @@ from datakit.annotate.consensus import decide
 from datakit.annotate.normalize import normalize_result
 from datakit.errors import InputError, LabelStudioError, ProjectError
 from datakit.io import dumps_json, read_json, write_json
-from datakit.plan.artefacts import TASK_DATA_KEY
+from datakit.labels import TASK_DATA_KEY
 from datakit.project import Project
 from datakit.reports import AGREEMENT_FILE, AgreementFigures, AgreementReport
 
@@ -146,7 +146,7 @@ def annotation_rows(
     return rows
 
 
-def _read_rows(project: Project) -> list[dict[str, Any]]:
+def read_rows(project: Project) -> list[dict[str, Any]]:
     from datakit.tables import ANNOTATIONS_SCHEMA, read_table
 
     path = project.paths.annotations_table
@@ -156,7 +156,7 @@ def _read_rows(project: Project) -> list[dict[str, Any]]:
     return rows
 
 
-def _write_rows(project: Project, rows: list[dict[str, Any]]) -> bool:
+def write_rows(project: Project, rows: list[dict[str, Any]]) -> bool:
     """Write annotations.parquet when its content changed. True if written."""
     import pyarrow as pa
 
@@ -222,106 +222,20 @@ def pull(
     try:
         client.whoami()
         pid = _project_id(client, project)
-        users = _users(client)
-        pst = state.load(project, "pull", conn.url)
-        if pst.get("project_id") != pid:
-            pst = {}
-        rows = _read_rows(project)
-        others = [r for r in rows if r["origin"] != "label_studio"]
-        by_task: dict[int, list[dict[str, Any]]] = defaultdict(list)
-        for r in rows if pst else []:
-            if r["origin"] == "label_studio":
-                by_task[r["task_id"]].append(r)
+        saved = state.PullState.load(project, conn.url, pid)
+        run = _Fetch.open(
+            project, client, pid, progress, keep=saved.watermark is not None or saved.interrupted
+        )
         # the Date header is truncated to the second, so tasks changed in the second the pull
         # starts are fetched again next time: never missed, at worst fetched twice
         started = _minus(client.server_time(), seconds=0)
-        tmp = state.state_dir(project) / "export.json"
-        tmp.parent.mkdir(parents=True, exist_ok=True)
-        fetched = 0
-        resuming = pst.get("pending") is not None and not full
-        if resuming:  # an interrupted pull: finish its task list first
-            mode = str(pst.get("mode") or "incremental")
-            started = str(pst.get("started") or started)
-            ids = {int(i) for i in pst["pending"]}
-            if pst.get("watermark"):
-                ids |= _changed_since(client, pid, str(pst["watermark"]))
-        elif full or not pst.get("watermark"):
-            mode = "full"
-            by_task = defaultdict(list)
-            ids = set()
-            if _annotated_count(client, pid) <= SINGLE_EXPORT_MAX:
-                try:  # one streamed request, as fast as the server can export
-                    client.export_to(pid, tmp, attempts=1)
-                except LabelStudioError:  # too slow or broke off: go task batch by batch
-                    ids = _annotated(client, pid)
-                else:
-                    for task in iter_json_array(tmp):
-                        fetched += 1
-                        by_task[int(task["id"])] = annotation_rows(
-                            project,
-                            task,
-                            users,
-                            origin="label_studio",
-                            file=f"Label Studio project {pid}",
-                        )
-                        if progress and fetched % 1000 == 0:
-                            progress(fetched, None)
-                    _write_rows(project, others + [r for rs in by_task.values() for r in rs])
-            else:
-                ids = _annotated(client, pid)
-        else:
-            mode = "incremental"
-            ids = _changed_since(client, pid, str(pst["watermark"]))
-        pending = sorted(ids)
-        base = {
-            "project_id": pid,
-            "watermark": None if mode == "full" else pst.get("watermark"),
-            "mode": mode,
-            "started": started,
-        }
-        state.save(project, "pull", conn.url, {**base, "pending": pending})
-        total = len(pending)
-        if progress:
-            progress(0, total)
-        for start in range(0, total, batch_size):
-            batch = pending[start : start + batch_size]
-            client.export_to(pid, tmp, task_ids=batch)
-            for tid in batch:
-                by_task.pop(tid, None)
-            for task in iter_json_array(tmp):
-                by_task[int(task["id"])] = annotation_rows(
-                    project, task, users, origin="label_studio", file=f"Label Studio project {pid}"
-                )
-            fetched += len(batch)
-            # checkpoint: what was fetched is kept, the rest stays pending for the next run
-            _write_rows(project, others + [r for rs in by_task.values() for r in rs])
-            state.save(
-                project, "pull", conn.url, {**base, "pending": pending[start + batch_size :]}
-            )
-            if progress:
-                progress(fetched, total)
-        tmp.unlink(missing_ok=True)
-        adjudications = _adjudications(client, project, users)
+        st = _plan(run, saved, full=full, started=started)
+        _fetch_pending(run, st, batch_size)
+        run.tmp.unlink(missing_ok=True)
+        adjudications = _adjudications(client, project, run.users)
         built = build_outputs(project, client=client, adjudications=adjudications)
-        state.save(project, "pull", conn.url, {"project_id": pid, "watermark": started})
-        all_rows = others + [r for rs in by_task.values() for r in rs]
-        result = PullResult(
-            server=conn.url,
-            project_id=pid,
-            mode=mode,
-            tasks_fetched=fetched,
-            annotations=len(all_rows),
-            annotators=sorted({str(r["annotator"]) for r in all_rows if r["annotator"]}),
-            items=built.items,
-            labelled=built.labelled,
-            needs_review=built.needs_review,
-            review_tasks_created=built.review_tasks_created,
-            review_project_id=built.review_project_id,
-            adjudicated=sum(built.agreement.adjudication.sources.values()),
-            agreement=AgreementFigures.from_report(built.agreement),
-            invalid_records=built.invalid_records,
-            written=built.written,
-        )
+        st.completed().save(project, conn.url)
+        result = _result(run, st.mode, built)
         project.record_stage(
             "annotate",
             {
@@ -336,6 +250,141 @@ def pull(
     finally:
         if own:
             client.close()
+
+
+@dataclass
+class _Fetch:
+    """What one pull has fetched so far: annotation rows per Label Studio task, beside the
+    rows that came from elsewhere (imports), which a pull keeps as they are."""
+
+    project: Project
+    client: LabelStudioClient
+    pid: int
+    users: dict[int, str]
+    progress: Progress | None
+    others: list[dict[str, Any]]
+    by_task: dict[int, list[dict[str, Any]]]
+    fetched: int = 0
+
+    @classmethod
+    def open(
+        cls,
+        project: Project,
+        client: LabelStudioClient,
+        pid: int,
+        progress: Progress | None,
+        *,
+        keep: bool,
+    ) -> _Fetch:
+        """``keep``: start from the rows of earlier pulls (an incremental or resumed pull)."""
+        rows = read_rows(project)
+        by_task: dict[int, list[dict[str, Any]]] = defaultdict(list)
+        for r in rows if keep else []:
+            if r["origin"] == "label_studio":
+                by_task[r["task_id"]].append(r)
+        others = [r for r in rows if r["origin"] != "label_studio"]
+        return cls(project, client, pid, _users(client), progress, others, by_task)
+
+    @property
+    def tmp(self) -> Path:
+        path = state.state_dir(self.project) / "export.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def read_export(self, *, count: bool = False) -> None:
+        """Replace the rows of every task in the export just written to :attr:`tmp`."""
+        for task in iter_json_array(self.tmp):
+            self.by_task[int(task["id"])] = annotation_rows(
+                self.project,
+                task,
+                self.users,
+                origin="label_studio",
+                file=f"Label Studio project {self.pid}",
+            )
+            if count:
+                self.fetched += 1
+                if self.progress and self.fetched % 1000 == 0:
+                    self.progress(self.fetched, None)
+
+    def rows(self) -> list[dict[str, Any]]:
+        return self.others + [r for rs in self.by_task.values() for r in rs]
+
+    def checkpoint(self) -> None:
+        write_rows(self.project, self.rows())
+
+
+def _plan(run: _Fetch, saved: state.PullState, *, full: bool, started: str) -> state.PullState:
+    """This pull's state: which tasks it has to fetch, and in which mode."""
+    client, pid = run.client, run.pid
+    if saved.interrupted and not full:  # finish the interrupted pull's task list first
+        ids = set(saved.pending or [])
+        if saved.watermark:
+            ids |= _changed_since(client, pid, saved.watermark)
+        return replace(saved, started=saved.started or started, pending=sorted(ids))
+    if full or not saved.watermark:
+        run.by_task.clear()
+        return state.PullState(pid, None, "full", started, sorted(_export_all(run)))
+    ids = _changed_since(client, pid, saved.watermark)
+    return state.PullState(pid, saved.watermark, "incremental", started, sorted(ids))
+
+
+def _export_all(run: _Fetch) -> set[int]:
+    """A full pull: one streamed export when the project is not huge (the fastest path);
+    returns the tasks still to fetch batch by batch (all annotated ones, when the single
+    export is not tried or times out)."""
+    client, pid = run.client, run.pid
+    if _annotated_count(client, pid) > SINGLE_EXPORT_MAX:
+        return _annotated(client, pid)
+    try:
+        client.export_to(pid, run.tmp, attempts=1)
+    except LabelStudioError:  # too slow or broke off: go task batch by batch
+        return _annotated(client, pid)
+    run.read_export(count=True)
+    run.checkpoint()
+    return set()
+
+
+def _fetch_pending(run: _Fetch, st: state.PullState, batch_size: int) -> None:
+    """Export the pending tasks batch by batch, checkpointing after each: what was fetched
+    is kept, the rest stays pending for the next run."""
+    server = run.client.conn.url
+    pending = list(st.pending or [])
+    st.save(run.project, server)
+    total = len(pending)
+    if run.progress:
+        run.progress(0, total)
+    for start in range(0, total, batch_size):
+        batch = pending[start : start + batch_size]
+        run.client.export_to(run.pid, run.tmp, task_ids=batch)
+        for tid in batch:
+            run.by_task.pop(tid, None)
+        run.read_export()
+        run.fetched += len(batch)
+        run.checkpoint()
+        replace(st, pending=pending[start + batch_size :]).save(run.project, server)
+        if run.progress:
+            run.progress(run.fetched, total)
+
+
+def _result(run: _Fetch, mode: str, built: BuildResult) -> PullResult:
+    all_rows = run.rows()
+    return PullResult(
+        server=run.client.conn.url,
+        project_id=run.pid,
+        mode=mode,
+        tasks_fetched=run.fetched,
+        annotations=len(all_rows),
+        annotators=sorted({str(r["annotator"]) for r in all_rows if r["annotator"]}),
+        items=built.items,
+        labelled=built.labelled,
+        needs_review=built.needs_review,
+        review_tasks_created=built.review_tasks_created,
+        review_project_id=built.review_project_id,
+        adjudicated=sum(built.agreement.adjudication.sources.values()),
+        agreement=AgreementFigures.from_report(built.agreement),
+        invalid_records=built.invalid_records,
+        written=built.written,
+    )
 
 
 def _task_query(*items: dict[str, Any], conjunction: str = "and") -> dict[str, Any]:
@@ -427,7 +476,7 @@ def build_outputs(
     from datakit.tables import CONSENSUS_SCHEMA, write_label_records
 
     spec = project.spec
-    rows = _read_rows(project)
+    rows = read_rows(project)
     manifest = {str(r["id"]): r for r in ok_items(project)}
     # reviewers settle items; they are not annotators (adjudication.py)
     usable = [r for r in rows if r["item_id"] in manifest and not r["was_cancelled"]]
@@ -547,14 +596,3 @@ def _validate(project: Project, records: list[dict[str, Any]]) -> list[dict[str,
         except fastjsonschema.JsonSchemaValueException as exc:
             bad.append({"item": str(rec.get("id")), "field": str(exc.name), "message": str(exc)})
     return bad
-
-
-# -- import of a UI export ----------------------------------------------------------------
-
-
-def import_export(project: Project, export: Path, *, replace: bool = False) -> BuildResult:
-    """Bring in a Label Studio JSON export made in the UI: see ``datakit.annotate.importing``
-    (kept here for callers of this path; returns an ``ImportResult``)."""
-    from datakit.annotate.importing import import_export as run_import
-
-    return run_import(project, export, replace=replace)

@@ -18,7 +18,7 @@ from datakit.annotate import state
 from datakit.annotate.client import Connection, LabelStudioClient, connect
 from datakit.annotate.normalize import to_result
 from datakit.errors import InputError, LabelStudioError, ProjectError
-from datakit.plan.artefacts import TASK_DATA_KEY
+from datakit.labels import TASK_DATA_KEY
 from datakit.project import Project
 
 Progress = Callable[[int, int | None], None]
@@ -93,7 +93,7 @@ def ensure_project(
             "show_instruction": bool(spec.task.instructions),
             **settings,
         }
-        found = client.post("/api/projects", json=body)
+        found = client.create_project(**body)
         created = True
     else:
         if _norm(found.get("label_config", "")) != _norm(config):
@@ -108,7 +108,7 @@ def ensure_project(
                     "new scheme",
                 )
             try:
-                found = client.patch(f"/api/projects/{found['id']}", json={"label_config": config})
+                found = client.update_project(int(found["id"]), label_config=config)
             except LabelStudioError as exc:
                 if "HTTP 400" not in exc.message:
                     raise
@@ -123,9 +123,7 @@ def ensure_project(
             config_updated = True
         changed = [k for k, v in settings.items() if found.get(k) != v]
         if changed:
-            found = client.patch(
-                f"/api/projects/{found['id']}", json={k: settings[k] for k in changed}
-            )
+            found = client.update_project(int(found["id"]), **{k: settings[k] for k in changed})
     assert found is not None
     state.save(project, "state", client.conn.url, {**st, key: int(found["id"])})
     return found, created, config_updated, changed
@@ -136,9 +134,7 @@ def orphaned_labels(client: LabelStudioClient, project_id: int, config: str) -> 
     from Label Studio's project summary. Empty when the change is safe."""
     import xml.etree.ElementTree as ET
 
-    summary = client.expect(
-        client.get(f"/api/projects/{project_id}/summary/"), dict, "project summary", "an object"
-    )
+    summary = client.project_summary(project_id)
     used = client.expect(summary.get("created_labels") or {}, dict, "summary", "label counts")
     created = client.expect(summary.get("created_annotations") or {}, dict, "summary", "counts")
     used_controls = {str(k).split("|")[0] for k in created}
@@ -265,11 +261,8 @@ def _upload(client: LabelStudioClient, project_id: int, project: Project, stored
             service=client.conn.service,
             hint="check the server's upload settings",
         )
-    uploads = client.get(
-        f"/api/projects/{project_id}/file-uploads", params={"ids": json.dumps(ids)}
-    )
-    for u in client.expect(uploads, list, "file uploads", "a list"):
-        if isinstance(u, dict) and u.get("id") == ids[0] and u.get("file"):
+    for u in client.file_uploads(project_id, ids):
+        if u.get("id") == ids[0] and u.get("file"):
             return "/data/" + str(u["file"]).lstrip("/")
     raise LabelStudioError(
         f"uploaded {stored} but could not find its URL",
@@ -282,21 +275,15 @@ def ensure_local_storage(client: LabelStudioClient, project: Project, project_id
     """Label Studio serves a local file only below a local-files storage connected to a
     project the user can see: connect ``data/source`` (no sync — tasks come from push)."""
     path = str(project.paths.source.resolve())
-    data = client.get("/api/storages/localfiles", params={"project": project_id})
-    data = client.expect(data, (list, dict), "local-files storages", "a list")
-    existing = data if isinstance(data, list) else data.get("results", [])
-    existing = client.expect(existing, list, "local-files storages", "a list")
-    if any(isinstance(s, dict) and str(s.get("path", "")).rstrip("/") == path for s in existing):
+    existing = client.local_storages(project_id)
+    if any(str(s.get("path", "")).rstrip("/") == path for s in existing):
         return
-    client.post(
-        "/api/storages/localfiles",
-        json={
-            "project": project_id,
-            "path": path,
-            "title": "datakit 원천데이터 (data/source)",
-            "use_blob_urls": True,
-            "regex_filter": "",
-        },
+    client.create_local_storage(
+        project_id,
+        path=path,
+        title="datakit 원천데이터 (data/source)",
+        use_blob_urls=True,
+        regex_filter="",
     )
 
 
@@ -445,8 +432,7 @@ def push_predictions(
         pid = int(found["id"])
         mapping = task_map(client, project, pid, task_number=found.get("task_number"))
         existing = {
-            (int(p["task"]), str(p.get("model_version") or ""))
-            for p in _list_predictions(client, pid)
+            (int(p["task"]), str(p.get("model_version") or "")) for p in client.predictions(pid)
         }
         n = 0
         spec = project.spec
@@ -470,18 +456,13 @@ def push_predictions(
             body: dict[str, Any] = {"task": tid, "result": result, "model_version": version}
             if rec.get("score") is not None:
                 body["score"] = float(rec["score"])
-            client.post("/api/predictions", json=body, retry=False)
+            client.create_prediction(**body)
             existing.add((tid, version))
             n += 1
         return n
     finally:
         if own:
             client.close()
-
-
-def _list_predictions(client: LabelStudioClient, project_id: int) -> list[dict[str, Any]]:
-    data = client.get("/api/predictions", params={"project": project_id})
-    return list(data if isinstance(data, list) else data.get("results", []))
 
 
 # -- review tasks -----------------------------------------------------------------------

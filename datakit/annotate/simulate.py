@@ -45,14 +45,8 @@ def ensure_users(client: LabelStudioClient, emails: list[str]) -> dict[str, int]
     existing = {str(u.get("email")): int(u["id"]) for u in client.users()}
     for email in emails:
         if email not in existing:
-            user = client.post(
-                "/api/users",
-                json={
-                    "email": email,
-                    "username": email.split("@")[0],
-                    "first_name": email.split("@")[0],
-                },
-            )
+            name = email.split("@")[0]
+            user = client.create_user(email=email, username=name, first_name=name)
             existing[email] = int(user["id"])
     return {e: existing[e] for e in emails}
 
@@ -70,8 +64,7 @@ def annotate(
     body: dict[str, Any] = {"result": to_result(spec, fields), "completed_by": user_id}
     if lead_time is not None:
         body["lead_time"] = lead_time
-    data = client.post(f"/api/tasks/{task_id}/annotations", json=body)
-    return int(data["id"])
+    return int(client.create_annotation(task_id, **body)["id"])
 
 
 def _rng(*parts: object) -> random.Random:
@@ -234,7 +227,7 @@ def review(
         for t in client.iter_tasks(int(rid), include="id,data,predictions,total_annotations"):
             if t.get("total_annotations"):
                 continue
-            detail = client.get(f"/api/tasks/{t['id']}")
+            detail = client.task(int(t["id"]))
             labels = [
                 normalize_result(spec, p.get("result") or [])
                 for p in detail.get("predictions") or []

@@ -9,8 +9,9 @@ the server wins and they are rebuilt.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from datakit.io import read_json, write_json
 from datakit.project import Project
@@ -28,6 +29,12 @@ def _load(path: Path) -> dict[str, Any]:
     except (OSError, ValueError):
         return {}
     return data if isinstance(data, dict) else {}
+
+
+def read_state(project: Project, name: str) -> dict[str, Any]:
+    """The state file ``name`` whichever server it was written for (empty when missing or
+    unreadable): what ``datakit status`` shows."""
+    return _load(state_dir(project) / f"{name}.json")
 
 
 def load(project: Project, name: str, server: str) -> dict[str, Any]:
@@ -48,3 +55,55 @@ def project_title(project: Project, review: bool = False) -> str:
     if review:
         return f"{base[:42]} review"
     return base[:50]
+
+
+PullMode = Literal["full", "incremental"]
+
+
+@dataclass
+class PullState:
+    """``pull.json``, read and written only here.
+
+    ``watermark`` is the server time at which the last complete pull started: the next pull
+    fetches tasks updated after it. While a pull runs, ``pending`` lists the task ids it has
+    still to fetch (with its ``mode`` and the ``started`` time that becomes the watermark
+    when it completes); a pull that dies leaves them for the next run."""
+
+    project_id: int | None = None
+    watermark: str | None = None
+    mode: PullMode = "incremental"
+    started: str | None = None
+    pending: list[int] | None = None
+
+    @property
+    def interrupted(self) -> bool:
+        return self.pending is not None
+
+    @classmethod
+    def load(cls, project: Project, server: str, project_id: int) -> PullState:
+        """The state for this server and Label Studio project; empty for another project,
+        and for a file of another shape (it is a cache: the next pull is then a full one)."""
+        data = load(project, "pull", server)
+        if data.get("project_id") != project_id:
+            return cls(project_id=project_id)
+        pending = data.get("pending")
+        try:
+            return cls(
+                project_id=project_id,
+                watermark=str(data["watermark"]) if data.get("watermark") else None,
+                mode="full" if data.get("mode") == "full" else "incremental",
+                started=str(data["started"]) if data.get("started") else None,
+                pending=None if pending is None else [int(i) for i in pending],
+            )
+        except (TypeError, ValueError):
+            return cls(project_id=project_id)
+
+    def save(self, project: Project, server: str) -> None:
+        data: dict[str, Any] = {"project_id": self.project_id, "watermark": self.watermark}
+        if self.pending is not None:
+            data.update(mode=self.mode, started=self.started, pending=self.pending)
+        save(project, "pull", server, data)
+
+    def completed(self) -> PullState:
+        """The state after this pull finished: its start is the next watermark."""
+        return PullState(project_id=self.project_id, watermark=self.started or self.watermark)

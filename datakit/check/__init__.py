@@ -11,7 +11,9 @@ Library use::
 
 Modules: ``census`` (구문 정확성), ``sampling`` and ``inspection`` (의미 정확성),
 ``indicators`` (the pure indicator functions), ``expectations`` (Great Expectations in
-batches), ``report`` (quality.json / .html / 결과서 / 오류목록), ``run`` (:func:`check`).
+batches), ``report`` (quality.json / .html / 결과서 / 오류목록), ``run`` (:func:`check`),
+``engine`` (the seam the engines meet the check through: ``local``, and ``spark`` with
+``spark_jobs`` and ``spark_expectations``).
 Heavy libraries are imported inside functions, so importing this package is cheap.
 """
 

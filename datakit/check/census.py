@@ -448,7 +448,11 @@ def _stem(name: str) -> str:
     return posixpath.splitext(posixpath.basename(name))[0]
 
 
-def _files_task(paths: Sequence[str], names: Sequence[str], opts: CensusOptions) -> CensusResult:
+def census_file_group(
+    paths: Sequence[str], names: Sequence[str], opts: CensusOptions
+) -> CensusResult:
+    """The census of one group of per-item label files (``names`` in the errors): a task of
+    :func:`census_files`' process pool, and of the Spark engine's executors."""
     import fastjsonschema
 
     fast, _ = _validators(opts.schema_text)
@@ -511,13 +515,13 @@ def census_files(
     done = 0
     if workers <= 1 or len(paths) < PARALLEL_MIN_FILES:
         for p, n in groups:
-            out.merge(_files_task(p, n, opts))
+            out.merge(census_file_group(p, n, opts))
             done += len(p)
             if progress is not None:
                 progress(done, len(paths))
         return out
     with _executor(workers) as pool:
-        futures = [pool.submit(_files_task, p, n, opts) for p, n in groups]
+        futures = [pool.submit(census_file_group, p, n, opts) for p, n in groups]
         for fut, (p, _) in zip(futures, groups, strict=True):
             out.merge(fut.result())
             done += len(p)

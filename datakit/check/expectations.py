@@ -211,7 +211,9 @@ def _table_from_name(name: str) -> str | None:
 # -- GX plumbing ----------------------------------------------------------------------------
 
 
-def _kind(exp_type: str, kwargs: dict[str, Any]) -> str:
+def expectation_kind(exp_type: str, kwargs: dict[str, Any]) -> str:
+    """How an expectation is run: ``row`` (batch by batch, counts added up), ``unique``,
+    ``schema``, ``row_count`` or ``aggregate`` (over the whole table)."""
     if exp_type in _UNIQUE:
         return "aggregate" if "row_condition" in kwargs else "unique"
     if exp_type in _SCHEMA:
@@ -223,8 +225,9 @@ def _kind(exp_type: str, kwargs: dict[str, Any]) -> str:
     return "aggregate"
 
 
-class _Gx:
-    """One ephemeral GX context; one validation definition per expectation group."""
+class GxRunner:
+    """One ephemeral GX context; one validation definition per expectation group. Batches
+    arrive as pandas frames; ``spark_expectations`` subclasses it for Spark frames."""
 
     def __init__(self) -> None:
         os.environ.setdefault("TQDM_DISABLE", "1")
@@ -241,10 +244,10 @@ class _Gx:
             self.ctx.variables.progress_bars = ProgressBarsConfig(globally=False)
         except Exception:  # pragma: no cover - older/newer GX without this knob
             pass
-        self.asset = self._source().add_dataframe_asset("table")
+        self.asset = self.data_source().add_dataframe_asset("table")
         self.n = 0
 
-    def _source(self) -> Any:
+    def data_source(self) -> Any:
         """The GX data source the batches arrive through (the Spark engine overrides it)."""
         return self.ctx.data_sources.add_pandas("datakit")
 
@@ -331,7 +334,7 @@ def _finish_row(o: Outcome, kwargs: dict[str, Any]) -> None:
         o.success = unexpected == 0
 
 
-def _adopt(o: Outcome, r: Any) -> None:
+def adopt_result(o: Outcome, r: Any) -> None:
     """Take a whole-table GX result as it is."""
     res = r.result or {}
     o.success = bool(r.success)
@@ -485,7 +488,7 @@ def validate_batches(
     import numpy as np
     import pandas as pd
 
-    gx = _Gx()
+    gx = GxRunner()
     cap = value_cap(suites)
 
     def prep(batch: Any) -> Any:
@@ -499,7 +502,7 @@ def validate_batches(
             kwargs = dict(exp.get("kwargs") or {})
             rule = (exp.get("meta") or {}).get("datakit_rule")
             outcomes[idx] = Outcome(suite.name, suite.table, i, exp["type"], kwargs, rule)
-            flat.append((idx, exp, _kind(exp["type"], kwargs)))
+            flat.append((idx, exp, expectation_kind(exp["type"], kwargs)))
     if not flat:
         return []
 
@@ -512,7 +515,7 @@ def validate_batches(
         vd = gx.definition([(i, e) for i, e, _ in flat], outcomes)
         if vd is not None:
             for idx, r in gx.run(vd, first_df):
-                _adopt(outcomes[idx], r)
+                adopt_result(outcomes[idx], r)
         if progress is not None:
             progress(len(first_df), len(first_df))
         return [outcomes[i] for i in range(len(flat))]
@@ -560,7 +563,7 @@ def validate_batches(
         nonlocal rows, n_batches
         if n_batches == 0 and schema_vd is not None:
             for idx, r in gx.run(schema_vd, df.head(1)):  # only the columns matter
-                _adopt(outcomes[idx], r)
+                adopt_result(outcomes[idx], r)
         if row_vd is not None:
             for idx, r in gx.run(row_vd, df):
                 _absorb(outcomes[idx], r, rows)
@@ -653,7 +656,7 @@ def validate_batches(
         vd = gx.definition([(idx, exp)], outcomes)
         if vd is not None:
             for i, r in gx.run(vd, whole):
-                _adopt(outcomes[i], r)
+                adopt_result(outcomes[i], r)
         del whole
     return [outcomes[i] for i in range(len(flat))]
 

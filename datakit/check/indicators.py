@@ -12,8 +12,8 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from typing import Any, Literal
 
-from datakit.io import stored_encoding
 from datakit.check.census import ERROR_CLASSES, CensusResult
+from datakit.io import stored_encoding
 from datakit.reports import (
     INDICATORS,
     TITLES_KO,

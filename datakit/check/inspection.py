@@ -31,10 +31,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
+from datakit.check.sampling import draw_sample, iso2859_sample_size, sample_size_for_margin
 from datakit.errors import InputError, ProjectError
 from datakit.io import atomic_open, csv_safe, csv_unsafe, read_json, write_json
 from datakit.project import Project
-from datakit.check.sampling import draw_sample, iso2859_sample_size, sample_size_for_margin
 
 SAMPLE_FILE = "sample.json"
 SHEET_FILE = "의미정확성_검수표.csv"
@@ -411,7 +411,7 @@ def review_config(data_type: str) -> str:
     """Labeling config of the review project: the item, its label, PASS/FAIL and a note."""
     from xml.sax.saxutils import quoteattr
 
-    from datakit.plan.artefacts import TASK_DATA_KEY
+    from datakit.labels import TASK_DATA_KEY
 
     key = TASK_DATA_KEY[data_type]
     tag = {"text": "Text", "image": "Image", "audio": "Audio", "video": "Video"}[key]
@@ -442,7 +442,7 @@ def review_title(project: Project, plan: SamplePlan) -> str:
 
 def push_review(project: Project, client: Any) -> int:
     """Create the review project (once per sample) with one task per sampled item."""
-    from datakit.plan.artefacts import TASK_DATA_KEY
+    from datakit.labels import TASK_DATA_KEY
 
     plan = _require_sample(project)
     if plan.label_studio_project is not None and client.project(plan.label_studio_project):
@@ -451,12 +451,8 @@ def push_review(project: Project, client: Any) -> int:
     records = labelled_items(project)
     rows = _manifest_rows(project, [*plan.items, *plan.suspects])
     key = TASK_DATA_KEY[spec.data.type]
-    created = client.post(
-        "/api/projects",
-        json={
-            "title": review_title(project, plan),
-            "label_config": review_config(spec.data.type),
-        },
+    created = client.create_project(
+        title=review_title(project, plan), label_config=review_config(spec.data.type)
     )
     pid = int(created["id"])
     tasks = []

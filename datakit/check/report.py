@@ -21,10 +21,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from datakit.check.census import ERROR_CLASSES, RecordError
 from datakit.errors import ArtefactError
 from datakit.io import atomic_open, csv_safe, dumps_json, write_text
 from datakit.project import Project
-from datakit.check.census import ERROR_CLASSES, RecordError
 from datakit.reports import METRIC_NAMES, QUALITY_FILE, TITLES_KO, AgreementFigures, QualityReport
 
 ERROR_LIST = {kind: f"{kind}_오류목록.csv" for kind in ERROR_CLASSES}
@@ -221,8 +221,8 @@ def result_document(report: QualityReport) -> str:
     agreement = report.agreement_figures()
     if agreement is not None:
         lines += ["", "## 작업자 간 일치도", "", *agreement_lines_ko(agreement)]
-    from datakit.check.validity import ValidityResult
-    from datakit.check.validity import render as validity_render
+    from datakit import validity_report as validity_render
+    from datakit.validity_report import ValidityResult
 
     lines += validity_render.markdown_ko(ValidityResult.from_indicator(inds.get("validity")))
     failed = [e for e in report.expectations if not e["success"]]
@@ -581,8 +581,8 @@ def html_report(report: QualityReport, history: Sequence[QualityReport]) -> str:
     if agreement is not None:
         body.append("<h2>작업자 간 일치도</h2>")
         body.append(_table(["항목", "내용"], agreement_rows_ko(agreement)))
-    from datakit.check.validity import ValidityResult
-    from datakit.check.validity import render as validity_render
+    from datakit import validity_report as validity_render
+    from datakit.validity_report import ValidityResult
 
     body += validity_render.html_section(ValidityResult.from_indicator(inds.get("validity")))
     failed = [e for e in report.expectations if not e["success"]]

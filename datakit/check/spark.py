@@ -1,12 +1,12 @@
 """``datakit check --engine spark``: the check's per-record work as Spark jobs.
 
 Nothing here decides what is valid, paired or counted: the rules are the local engine's
-(``census.validate_lines`` / ``census._files_task`` with the same compiled validator,
-``census.pairing_problem``, ``indicators.classes_of`` / ``attribute_value``, Great
-Expectations' own expectations). This module distributes them and brings back only what
-the driver needs: the errors (one row per error, so bounded by the errors, not by the
-records) and aggregated counts. The indicators are then computed on the driver by the same
-functions as for the local engine.
+(``census.validate_lines`` / ``census.census_file_group`` with the same compiled validator,
+``census.pairing_problem``, ``indicators.classes_of`` / ``attribute_value``, the helpers in
+``engine``, Great Expectations' own expectations). This module distributes them and brings
+back only what the driver needs: the errors (one row per error, so bounded by the errors,
+not by the records) and aggregated counts. The indicators are then computed on the driver by
+the same functions as for the local engine.
 
 * **Census of labels.jsonl**: the driver splits the file into byte ranges from its size
   alone. A task owns the lines that *start* in its range (Hadoop-style: it skips the partial
@@ -15,12 +15,15 @@ functions as for the local engine.
   ``validate_lines`` on them undecoded, so invalid UTF-8 stays a 파일/encoding error. Line
   numbers are local to the range and fixed with a prefix sum over the per-range line counts.
 * **Per-item label files**: the driver lists them in the local engine's order; groups of
-  paths are parallelised and each group runs ``_files_task``.
+  paths are parallelised and each group runs ``census_file_group``.
 * **Pairing, completeness, diversity**: the per-record facts (item, file, line, valid,
   facets as JSON text) form a DataFrame joined with the manifest; the first record of an item
   is a window ``row_number`` in file order (labels.jsonl by line, then the files by name).
   Class and attribute counts are Spark aggregations.
 * **Expectation suites**: ``spark_expectations``.
+
+:class:`SparkCheckEngine` is the check's Spark engine (``engine.CheckEngine``): it returns
+the local engine's ``Measures`` and outcomes.
 
 The format (형식성), semantic and agreement indicators stay on the driver, shared with the
 local engine: they read the manifest's columns, the inspection verdicts and agreement.json.
@@ -46,8 +49,6 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from datakit.check import indicators as ind
@@ -58,18 +59,35 @@ from datakit.check.census import (
     RecordError,
     pairing_problem,
 )
+from datakit.check.engine import (
+    CheckInputs,
+    Measures,
+    PhaseCallback,
+    Progress,
+    Table,
+    composition_sources,
+    facet_key,
+    manifest_attribute_columns,
+    source_file_name,
+)
+from datakit.check.spark_jobs import (
+    arrow_batch,
+    arrow_schema,
+    byte_ranges,
+    file_size,
+    one_task_per_row,
+    owned_bytes,
+)
 
 if TYPE_CHECKING:
+    from datakit.check.expectations import Outcome, Suite
+    from datakit.engine import Engine
     from datakit.project import Project
 
-Progress = Callable[[int, int | None], None]
-ROW_COLUMN = "__datakit_row"
-RANGE_BYTES = 32 << 20  # at most this many bytes of labels.jsonl per task
-_BLOCK = 1 << 16
 _JSONL, _FILES = 0, 1  # the parts, in the order the local engine merges them
 _ORDER_SHIFT = 40  # a record's place in file order: part << 40 | line (or file index)
 
-# Output schemas of the mapInArrow tasks (Spark DDL; ``_arrow_schema`` gives the Arrow one).
+# Output schemas of the mapInArrow tasks (Spark DDL; ``arrow_schema`` gives the Arrow one).
 # The census: one row per fact (F), error (E) or range summary (S).
 _CENSUS_COLUMNS = (
     "tag string, part int, chunk int, seq long, k int, item string, file string, line long, "
@@ -81,99 +99,6 @@ _PAIRING_COLUMNS = (
     "erule string, emsg string, what string, attr string, value string, n long, first long"
 )
 _COUNT_COLUMNS = "what string, attr string, value string, n long, first long"
-
-
-def _arrow_schema(ddl: str) -> Any:
-    import pyarrow as pa
-
-    types = {
-        "string": pa.string(),
-        "int": pa.int32(),
-        "long": pa.int64(),
-        "boolean": pa.bool_(),
-        "array<string>": pa.list_(pa.string()),
-    }
-    return pa.schema([(n, types[t]) for n, t in (c.split() for c in ddl.split(", "))])
-
-
-def _batch(ddl: str, rows: list[dict[str, Any]]) -> Any:
-    import pyarrow as pa
-
-    schema = _arrow_schema(ddl)
-    return pa.RecordBatch.from_pydict(
-        {n: [r.get(n) for r in rows] for n in schema.names}, schema=schema
-    )
-
-
-@dataclass
-class SparkMeasures:
-    """What the Spark jobs hand back to the driver: the census (counts and every error; the
-    per-record facts stay in Spark) and the aggregated figures of the delivered items."""
-
-    census: CensusResult
-    jsonl_records: int
-    delivered: int
-    per_class: Counter[str]
-    composition: dict[str, dict[str, int]]
-
-
-# -- byte ranges (executors read them) --------------------------------------------------------
-
-
-def _filesystem(location: str) -> tuple[Any, str]:
-    from pyarrow import fs
-
-    if "://" in location:
-        filesystem, path = fs.FileSystem.from_uri(location)
-        return filesystem, path
-    return fs.LocalFileSystem(), str(Path(location).resolve())
-
-
-def file_size(location: str) -> int:
-    filesystem, path = _filesystem(location)
-    size: int = filesystem.get_file_info(path).size or 0
-    return size
-
-
-def byte_ranges(
-    size: int, parallelism: int, range_bytes: int | None = None
-) -> list[tuple[int, int]]:
-    """[start, end) ranges covering ``size`` bytes: no range larger than ``range_bytes``, and
-    at least ``parallelism`` of them when the file is large enough (64 KiB a range) to bother."""
-    if size <= 0:
-        return []
-    n = max(1, -(-size // (range_bytes or RANGE_BYTES)), min(parallelism, size // _BLOCK))
-    step = -(-size // n)
-    return [(a, min(a + step, size)) for a in range(0, size, step)]
-
-
-def _next_newline(fh: Any, pos: int, size: int) -> int:
-    """Offset of the first ``\\n`` at or after ``pos`` (``size`` when there is none)."""
-    while pos < size:
-        fh.seek(pos)
-        block = fh.read(min(_BLOCK, size - pos))
-        if not block:
-            break
-        i: int = block.find(b"\n")
-        if i >= 0:
-            return pos + i
-        pos += len(block)
-    return size
-
-
-def owned_bytes(location: str, start: int, end: int) -> bytes:
-    """The lines that start in [start, end), with their newlines. Concatenating the ranges of
-    :func:`byte_ranges` in order gives the file back, every line exactly once."""
-    filesystem, path = _filesystem(location)
-    with filesystem.open_input_file(path) as fh:
-        size = fh.size()
-        begin = 0 if start == 0 else _next_newline(fh, start - 1, size) + 1
-        if begin >= end:
-            return b""
-        stop = min(_next_newline(fh, end - 1, size) + 1, size)
-        fh.seek(begin)
-        data: bytes = fh.read(stop - begin)
-    return data
 
 
 # -- census tasks (executors) -------------------------------------------------------------------
@@ -216,7 +141,7 @@ def _census_batch(
         ("n_lines", lines),
     ):
         cols[name] = [*gap, value]  # fmt: skip
-    return pa.RecordBatch.from_pydict(cols, schema=_arrow_schema(_CENSUS_COLUMNS))
+    return pa.RecordBatch.from_pydict(cols, schema=arrow_schema(_CENSUS_COLUMNS))
 
 
 def _jsonl_task(
@@ -252,26 +177,20 @@ def _files_task_fn(opts: CensusOptions) -> Callable[[Iterator[Any]], Iterator[An
     """mapInArrow function: (chunk, first, paths, names) → census rows of those files."""
 
     def run(batches: Iterator[Any]) -> Iterator[Any]:
-        from datakit.check.census import _files_task
+        from datakit.check.census import census_file_group
 
         for b in batches:
             d = b.to_pydict()
             for chunk, first, paths, names in zip(
                 d["chunk"], d["first"], d["paths"], d["names"], strict=True
             ):
-                res = _files_task(paths, names, opts)
+                res = census_file_group(paths, names, opts)
                 yield _census_batch(_FILES, chunk, res, _indices(names, first), 0)
 
     return run
 
 
 # -- the census on Spark (driver) ---------------------------------------------------------------
-
-
-def _parallel(spark: Any, rows: list[tuple[Any, ...]], ddl: str) -> Any:
-    """A DataFrame with one partition per row (each row is one task's work)."""
-    sc = spark.sparkContext
-    return spark.createDataFrame(sc.parallelize(rows, max(1, len(rows))), ddl)
 
 
 def _census(
@@ -294,7 +213,7 @@ def _census(
         work = [(i, a, b) for i, (a, b) in enumerate(ranges)]
         if work:
             frames.append(
-                _parallel(spark, work, "chunk int, start long, end long").mapInArrow(
+                one_task_per_row(spark, work, "chunk int, start long, end long").mapInArrow(
                     _jsonl_task(location, name, opts), _CENSUS_COLUMNS
                 )
             )
@@ -306,7 +225,7 @@ def _census(
             for c, i in enumerate(range(0, len(paths), per))
         ]
         frames.append(
-            _parallel(
+            one_task_per_row(
                 spark, groups, "chunk int, first long, paths array<string>, names array<string>"
             ).mapInArrow(_files_task_fn(opts), _CENSUS_COLUMNS)
         )
@@ -362,12 +281,10 @@ def _pairing_task(
     """mapInArrow function: facts joined with the manifest → one row per pairing error
     (``census.pairing_problem``), and partial counts over the delivered records (the first
     record of an item whose status is ``ok``): records, classes (``indicators.classes_of``
-    of facet 0, the label field) and the ``attrs`` read from the labels (``run.facet_key``)."""
+    of facet 0, the label field) and the ``attrs`` read from the labels (``facet_key``)."""
 
     def run(batches: Iterator[Any]) -> Iterator[Any]:
         import orjson
-
-        from datakit.check.run import facet_key
 
         counts: dict[tuple[str, str, str], list[int]] = {}
         loads = orjson.loads
@@ -400,7 +317,7 @@ def _pairing_task(
                 for attr, k in attrs:
                     _tally(counts, "attr", attr, facet_key(values[k]), order)
             if errors:
-                yield _batch(_PAIRING_COLUMNS, errors)
+                yield arrow_batch(_PAIRING_COLUMNS, errors)
         if counts:
             yield _count_batch(counts, _PAIRING_COLUMNS)
 
@@ -423,7 +340,7 @@ def _count_batch(counts: dict[tuple[str, str, str], list[int]], ddl: str) -> Any
         {"what": w, "attr": a, "value": v, "n": n, "first": first}
         for (w, a, v), (n, first) in counts.items()
     ]
-    return _batch(ddl, rows)
+    return arrow_batch(ddl, rows)
 
 
 def _manifest_attrs_task(
@@ -448,8 +365,6 @@ def _manifest_attrs_task(
 def _expected_names_task() -> Callable[[Iterator[Any]], Iterator[Any]]:
     def run(batches: Iterator[Any]) -> Iterator[Any]:
         import pyarrow as pa
-
-        from datakit.check.run import source_file_name
 
         for b in batches:
             d = b.to_pydict()
@@ -493,7 +408,7 @@ def measure(
     labels: tuple[str, str] | None,
     files: tuple[Sequence[str], Sequence[str]] | None,
     progress: Progress | None = None,
-) -> SparkMeasures:
+) -> Measures:
     """Census, pairing with the manifest, completeness and diversity figures on Spark.
 
     ``labels`` is (location of labels.jsonl, name in errors); ``files`` is (locations, names)
@@ -504,7 +419,6 @@ def measure(
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
-    from datakit.check.run import composition_sources, manifest_attribute_columns
     from datakit.tables import MANIFEST_SCHEMA
 
     spec = project.spec
@@ -602,4 +516,56 @@ def measure(
         df.unpersist()
     if progress is not None:
         progress(4, steps)
-    return SparkMeasures(census, jsonl_records, delivered, per_class, composition)
+    return Measures(census, jsonl_records, delivered, per_class, composition)
+
+
+# -- the engine -----------------------------------------------------------------------------------
+
+
+class SparkCheckEngine:
+    """The check on Spark: the census and figures as Spark jobs (:func:`measure`), the suites
+    through GX's Spark data source (``spark_expectations``). pyspark is required at once, so
+    a missing install fails before any work, with the install hint."""
+
+    name: Engine = "spark"
+
+    def __init__(self) -> None:
+        from datakit.engine import require_pyspark
+
+        require_pyspark()
+
+    @staticmethod
+    def session(project: Project) -> Any:
+        from datakit.engine import spark_session
+
+        return spark_session(project.spec, app_name="datakit check")
+
+    def measure(
+        self, inputs: CheckInputs, progress: Progress | None, phase: PhaseCallback
+    ) -> Measures:
+        project, paths, files = inputs.project, inputs.project.paths, inputs.files
+        phase("Spark: 구문 정확성 · 완전성 · 다양성")
+        return measure(
+            self.session(project),
+            project,
+            schema=inputs.schema,
+            facet_fields=inputs.facet_fields,
+            labels=(str(paths.labels), paths.rel(paths.labels)) if paths.labels.is_file() else None,
+            files=([str(f) for f in files], [paths.rel(f) for f in files]) if files else None,
+            progress=progress,
+        )
+
+    def validate(
+        self, inputs: CheckInputs, table: Table, suites: Sequence[Suite], rows: int,
+        progress: Progress | None,
+    ) -> list[Outcome]:  # fmt: skip
+        from datakit.check.spark_expectations import validate_table
+
+        outcomes = validate_table(self.session(inputs.project), inputs.project, table, suites)
+        if progress is not None:
+            progress(rows, rows)
+        return outcomes
+
+    def keep_label_table(self, project: Project, labels_sha256: str) -> None:
+        """Nothing: the label table is not parsed on the driver (it need not fit there), so
+        ``datakit package`` reads labels.jsonl itself."""

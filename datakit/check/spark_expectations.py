@@ -15,7 +15,7 @@ match the local engine's; table-shape expectations see the tables without it. Un
 label values are reported as the records hold them (a ``42`` in a text field is the number
 42, not Spark's text ``"42"``): they are read back from the lines of their rows.
 
-The outcome dicts are ``expectations.Outcome.to_dict()``, as the local engine gives them.
+The outcomes are ``expectations.Outcome``, as the local engine gives them.
 """
 
 from __future__ import annotations
@@ -24,13 +24,26 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from datakit.check.expectations import EXAMPLES, Outcome, Suite, _adopt, _Gx, _kind
-from datakit.check.spark import _batch, _parallel, byte_ranges, file_size, owned_bytes
+from datakit.check.expectations import (
+    EXAMPLES,
+    GxRunner,
+    Outcome,
+    Suite,
+    adopt_result,
+    expectation_kind,
+)
+from datakit.check.spark_jobs import (
+    arrow_batch,
+    byte_ranges,
+    file_size,
+    one_task_per_row,
+    owned_bytes,
+)
 
 if TYPE_CHECKING:
+    from datakit.check.engine import Table
     from datakit.project import Project
 
-Progress = Callable[[int, int | None], None]
 ROW_COLUMN = "__datakit_row"
 # Duplicated rows fetched to list the first 20 by row; beyond this, any 20 of them.
 COMPLETE_LIMIT = 200_000
@@ -73,7 +86,7 @@ def _lines_task(location: str, fields: Sequence[str]) -> Callable[[Iterator[Any]
                 rows.extend(
                     {"tag": "K", "chunk": chunk, "idx": i, "text": k} for i, k in enumerate(extra)
                 )
-                yield _batch(_LINES_COLUMNS, rows)
+                yield arrow_batch(_LINES_COLUMNS, rows)
 
     return run
 
@@ -118,7 +131,7 @@ def labels_frame(spark: Any, location: str, fields: Sequence[tuple[str, str]]) -
     ranges = byte_ranges(file_size(location), spark.sparkContext.defaultParallelism)
     work = [(i, a, b) for i, (a, b) in enumerate(ranges)]
     lines = (
-        _parallel(spark, work, "chunk int, start long, end long")
+        one_task_per_row(spark, work, "chunk int, start long, end long")
         .mapInArrow(_lines_task(location, names), _LINES_COLUMNS)
         .persist(StorageLevel.MEMORY_AND_DISK)
     )
@@ -171,10 +184,10 @@ def manifest_frame(spark: Any, location: str) -> Any:
 # -- Great Expectations ---------------------------------------------------------------------------
 
 
-class _SparkGx(_Gx):
+class _SparkGx(GxRunner):
     """The local engine's GX plumbing with a Spark data source instead of pandas."""
 
-    def _source(self) -> Any:
+    def data_source(self) -> Any:
         return self.ctx.data_sources.add_spark("datakit")
 
     @staticmethod
@@ -203,7 +216,7 @@ def _for_spark(exp: dict[str, Any]) -> dict[str, Any]:
 def _adopt_spark(o: Outcome, r: Any, listed_key: str = "partial_unexpected_index_list") -> None:
     """GX's result, with the examples and their rows taken from the index list, ordered by
     row (GX on Spark lists them in whatever order its plan produced), the first 20."""
-    _adopt(o, r)
+    adopt_result(o, r)
     listed = (r.result or {}).get(listed_key) or []
     if not listed or not all(isinstance(x, dict) and ROW_COLUMN in x for x in listed):
         return
@@ -227,7 +240,7 @@ def _columns_read(exps: Sequence[dict[str, Any]], columns: Sequence[str]) -> lis
         condition = kw.get("row_condition")
         if condition is not None:
             named += [c for c in columns if c in str(condition)]
-        if not named and _kind(exp["type"], kw) != "row_count":
+        if not named and expectation_kind(exp["type"], kw) != "row_count":
             return list(columns)
         out.update(named)
     return [c for c in columns if c in out]
@@ -260,13 +273,13 @@ def validate_frame(df: Any, suites: Sequence[Suite], *, cache: bool = False) -> 
             kwargs = dict(exp.get("kwargs") or {})
             rule = (exp.get("meta") or {}).get("datakit_rule")
             outcomes[idx] = Outcome(suite.name, suite.table, i, exp["type"], kwargs, rule)
-            group = shape if _kind(exp["type"], kwargs) == "schema" else other
+            group = shape if expectation_kind(exp["type"], kwargs) == "schema" else other
             group.append((idx, _for_spark(exp)))
     if shape:
         vd = gx.definition(shape, outcomes)
         if vd is not None:
             for idx, r in gx.run(vd, df.drop(ROW_COLUMN), rows=False):
-                _adopt(outcomes[idx], r)
+                adopt_result(outcomes[idx], r)
     if not other:
         return [outcomes[i] for i in range(len(outcomes))]
     data = _cached(df, [e for _, e in other]) if cache else df
@@ -290,7 +303,7 @@ def _validate_rows(
     again = [
         (idx, exp)
         for idx, exp in exps
-        if _kind(exp["type"], outcomes[idx].kwargs) == "unique"
+        if expectation_kind(exp["type"], outcomes[idx].kwargs) == "unique"
         and EXAMPLES < (outcomes[idx].unexpected_count or 0) <= COMPLETE_LIMIT
     ]
     if again:
@@ -320,33 +333,19 @@ def _as_recorded(records: LabelRecords, outcomes: list[Outcome]) -> None:
                 o.unexpected_examples[i] = value
 
 
-def expectations(
-    spark: Any,
-    project: Project,
-    suites: Sequence[Suite],
-    *,
-    labels: str | None,
-    progress: Progress | None = None,
-) -> list[dict[str, Any]]:
-    """Outcome dicts of every suite, manifest suites first, as the local engine orders them."""
-    out: list[dict[str, Any]] = []
-    spec = project.spec
-    for n, table in enumerate(("manifest", "labels"), 1):
-        chosen = [s for s in suites if s.table == table]
-        if not chosen or (table == "labels" and labels is None):
-            continue
-        if table == "manifest":
-            df = manifest_frame(spark, str(project.paths.manifest))
-            outcomes = validate_frame(df, chosen, cache=True)
-        else:
-            assert labels is not None
-            records = labels_frame(spark, labels, [(f.name, f.type) for f in spec.fields])
-            try:
-                outcomes = validate_frame(records.frame, chosen)
-                _as_recorded(records, outcomes)
-            finally:
-                records.unpersist()
-        out.extend(o.to_dict() for o in outcomes)
-        if progress is not None:
-            progress(n, 2)
-    return out
+def validate_table(
+    spark: Any, project: Project, table: Table, suites: Sequence[Suite]
+) -> list[Outcome]:
+    """The outcomes of ``suites`` (all for ``table``) on the table as Spark builds it."""
+    if table == "manifest":
+        return validate_frame(
+            manifest_frame(spark, str(project.paths.manifest)), suites, cache=True
+        )
+    fields = [(f.name, f.type) for f in project.spec.fields]
+    records = labels_frame(spark, str(project.paths.labels), fields)
+    try:
+        outcomes = validate_frame(records.frame, suites)
+        _as_recorded(records, outcomes)
+    finally:
+        records.unpersist()
+    return outcomes

@@ -71,6 +71,57 @@ def print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
 
 
+STEP_STYLE = {"failed": "red", "warning": "yellow", "todo": "cyan", "done": "green"}
+
+
+def step_line(step: Any, project: Any = None) -> str:
+    """A :class:`datakit.status.NextStep` as one line of Rich markup; its command gets
+    ``-p <project>`` when the project is not the folder the command runs in."""
+    import dataclasses
+
+    from rich.markup import escape
+
+    if step.command and project is not None and _needs_project_option(project.root):
+        step = dataclasses.replace(step, command=f"{step.command} -p {_shown(project.root)}")
+    style = STEP_STYLE.get(step.severity, "cyan")
+    return f"[{style}]next:[/] {escape(step.render())}"
+
+
+def print_next_steps(project: Any, *, limit: int = 2) -> None:
+    """Close a command's output with what to do next (:func:`datakit.status.top_steps`),
+    derived from the project's files the way ``datakit status`` derives it."""
+    from datakit.errors import DatakitError
+    from datakit.status import next_steps, top_steps
+
+    try:
+        steps = top_steps(next_steps(project), limit)
+    except (DatakitError, OSError, ValueError):
+        return  # the command itself succeeded; `datakit status` shows what is unreadable
+    for step in steps:
+        console.print(step_line(step, project))
+
+
+def _needs_project_option(root: Path) -> bool:
+    from datakit.errors import ProjectError
+    from datakit.project import Project
+
+    try:
+        found = Project.open(None).root
+    except ProjectError:  # no project around the working folder
+        return True
+    return bool(found.resolve() != root.resolve())
+
+
+def _shown(root: Path) -> str:
+    import os
+
+    try:
+        rel = os.path.relpath(root)
+    except ValueError:  # another drive (Windows)
+        return str(root)
+    return rel if not rel.startswith("..") and " " not in rel else str(root)
+
+
 class ProgressBar:
     """The ``progress(done, total)`` callback the library takes, drawn as a Rich bar on
     stderr; ``phase(name)`` starts a new phase of a multi-step command."""

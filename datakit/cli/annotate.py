@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -15,6 +16,7 @@ from datakit.cli._common import (
     err_console,
     open_project,
     print_json,
+    print_next_steps,
     progress_bar,
     resolve_cli_path,
 )
@@ -179,6 +181,7 @@ def push(
     )
     if predictions is not None:
         console.print(f"predictions: {result.predictions_created:,} created")
+    print_next_steps(proj)
 
 
 @annotate_app.command("pull")
@@ -215,15 +218,43 @@ def pull(
         )
     _render_spans(spans)
     _render_invalid(result.invalid_records)
+    print_next_steps(proj)
+
+
+class ImportFormatChoice(StrEnum):
+    labelstudio = "labelstudio"
+    json_min = "json-min"
+    csv = "csv"
+    coco = "coco"
+    yolo = "yolo"
+    aihub = "aihub"
 
 
 @annotate_app.command("import")
 def import_(
     export: Annotated[
         Path,
-        typer.Argument(help="Label Studio JSON export (from the UI).", callback=resolve_cli_path),
+        typer.Argument(
+            help="Labels to bring in: a Label Studio JSON, JSON-MIN or CSV export, a COCO "
+            "JSON, a YOLO folder, or AI Hub label JSON (a release, its 02.라벨링데이터 "
+            "folder, a TL_/VL_ zip or a folder of <id>.json).",
+            callback=resolve_cli_path,
+        ),
     ],
     project: ProjectOpt = None,
+    fmt: Annotated[
+        ImportFormatChoice | None,
+        typer.Option("--format", "-f", help="The source's format (default: detected)."),
+    ] = None,
+    mapping: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--map",
+            metavar="SRC=DST",
+            help="SRC=DST: rename a control, field, data key or class of the source to this "
+            "project's (repeatable), e.g. --map label=objects --map closed_door=차량.",
+        ),
+    ] = None,
     replace: Annotated[
         bool,
         typer.Option(
@@ -234,18 +265,23 @@ def import_(
     ] = False,
     json_out: JsonOpt = False,
 ) -> None:
-    """Bring in a Label Studio JSON export made in the UI, with the same normalisation,
-    agreement and consensus as a pull. Tasks are matched to items by data.item_id, the
-    text, the media file's full relative path, then its name or stem when unique; the
-    annotations are added to (or update) those imported earlier.
+    """Bring in labels made elsewhere (Label Studio JSON / JSON-MIN / CSV, COCO, YOLO,
+    AI Hub label JSON), with the same normalisation, schema check, agreement and consensus
+    as a pull. Tasks are matched to items by data.item_id, the text, the media file's full
+    relative path, then its name or stem when unique; the annotations are added to (or
+    update) those imported earlier.
 
-    Example: datakit annotate import project-1-at-2026-01-01.json -p reviews
+    Example: datakit annotate import yolo-export/ --map closed_door=차량 -p road
     """
-    from datakit.annotate.importing import import_export
+    from datakit.annotate.formats import Mapping
+    from datakit.annotate.importing import import_labels
     from datakit.reports import AgreementFigures
 
     proj = open_project(project)
-    built = import_export(proj, export, replace=replace)
+    rules = Mapping.parse(mapping)
+    built = import_labels(
+        proj, export, fmt=fmt.value if fmt else None, mapping=rules, replace=replace
+    )
     if json_out:
         print_json(built.to_dict())
         return
@@ -254,6 +290,7 @@ def import_(
     _render_build(built.labelled, built.needs_review, figures, built.written)
     _render_spans(built.spans)
     _render_invalid(built.invalid_records)
+    print_next_steps(proj)
 
 
 def _render_import(built: ImportResult) -> None:
@@ -262,10 +299,18 @@ def _render_import(built: ImportResult) -> None:
     how = ", ".join(f"{n:,} by {rule}" for rule, n in built.matched.items() if n)
     matched = sum(built.matched.values())
     console.print(
-        f"imported {escape(built.export)}: {matched:,} of {built.tasks:,} tasks matched"
+        f"imported {escape(built.export)} ({built.format}): {matched:,} of {built.tasks:,} "
+        + "tasks matched"
         + (f" ({how})" if how else "")
         + f"; {built.items:,} items with annotations"
     )
+    unused = [src for src, n in built.mapped.items() if not n]
+    if unused:
+        err_console.print(
+            f"[yellow]--map never applied: {escape(', '.join(unused))}[/] (no such control, "
+            "field or class in the source)",
+            markup=True,
+        )
     if built.unmatched:
         first = built.unmatched[0]
         err_console.print(
@@ -348,7 +393,8 @@ def status(project: ProjectOpt = None, json_out: JsonOpt = False) -> None:
         if json_out:
             print_json(None)
         else:
-            console.print("nothing pulled yet; run `datakit annotate pull`")
+            console.print("nothing pulled or imported yet")
+            print_next_steps(open_project(project))
         return
     if json_out:
         print_json(st)

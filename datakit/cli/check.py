@@ -15,6 +15,7 @@ from datakit.cli._common import (
     console,
     open_project,
     print_json,
+    print_next_steps,
     progress_bar,
     resolve_cli_path,
 )
@@ -90,8 +91,8 @@ def check(
     """
     if ctx.invoked_subcommand is not None:
         return
-    from datakit.errors import InputError
     from datakit.check.run import check as run_check
+    from datakit.errors import InputError
 
     if semantic_gate not in ("rate", "bound"):
         raise InputError("must be 'rate' or 'bound'", field="--semantic-gate")
@@ -114,6 +115,7 @@ def check(
         print_json(report.to_dict())
     else:
         _render(report)
+        print_next_steps(proj)
     if not report.passed:
         raise typer.Exit(1)
 
@@ -238,7 +240,7 @@ def sample(
     console.print(f"hand-out: {plan.files['sheet']} — fill in verdict (PASS/FAIL) and note")
     if plan.label_studio_project is not None:
         console.print(f"Label Studio review project: {plan.label_studio_project}")
-    console.print("then: datakit check verdicts FILE  (or --from-label-studio), and datakit check")
+    print_next_steps(proj)
 
 
 @check_app.command("validity")
@@ -260,7 +262,7 @@ def validity_command(
     Example: datakit check validity -p reviews
     """
     from datakit.check.validity import measure_validity
-    from datakit.check.validity.render import rows_ko
+    from datakit.validity_report import rows_ko
 
     proj = open_project(project)
     result = measure_validity(proj, predictions=predictions)
@@ -299,8 +301,8 @@ def verdicts(
 
     Example: datakit check verdicts reports/inspection/의미정확성_검수표.csv -p reviews
     """
-    from datakit.errors import InputError
     from datakit.check.inspection import import_verdicts_csv, pull_review
+    from datakit.errors import InputError
 
     proj = open_project(project)
     if from_label_studio == (file is not None):
@@ -322,7 +324,7 @@ def verdicts(
         f"verdicts: {result.received} received · sample {result.sample_size}: "
         f"[green]{result.passed} PASS[/] · [red]{result.failed} FAIL[/] · {result.pending} pending"
     )
-    console.print("next: datakit check")
+    print_next_steps(proj)
 
 
 def register(app: typer.Typer) -> None:

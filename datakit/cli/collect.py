@@ -11,6 +11,7 @@ from datakit.cli._common import (
     console,
     open_project,
     print_json,
+    print_next_steps,
     progress_bar,
     resolve_cli_path,
 )
@@ -21,7 +22,8 @@ def collect(
         list[Path] | None,
         typer.Argument(
             help="Files, folders, quoted globs, zip/tar archives or record files "
-            "(CSV/TSV/JSON/JSONL/Parquet). Default: the project's data/raw.",
+            "(CSV/TSV/JSON/JSONL/Parquet). Default: the project's data/raw (each entry on "
+            "its own when files there have their own sidecars).",
             show_default=False,
             callback=resolve_cli_path,
         ),
@@ -146,12 +148,12 @@ def collect(
     """
     from datakit.collect import Mapping
     from datakit.collect import collect as run_collect
-    from datakit.collect.sources import Limits, parse_size
+    from datakit.collect.sources import Limits, default_sources, parse_size
 
     proj = open_project(project)
     srcs = list(sources or [])
     if not srcs:
-        srcs = [proj.paths.raw]
+        srcs = default_sources(proj.paths.raw)
     mapping = Mapping(
         text=text_column,
         id=id_column,
@@ -184,6 +186,7 @@ def collect(
         print_json(result.to_dict())
     else:
         _render(result.to_dict(), key_env=proj.spec.pii.pseudonym_key_env)
+        print_next_steps(proj)
 
 
 def _render(d: dict[str, Any], *, key_env: str) -> None:

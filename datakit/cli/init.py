@@ -5,7 +5,7 @@ from typing import Annotated, get_args
 
 import typer
 
-from datakit.cli._common import JsonOpt, console, print_json
+from datakit.cli._common import JsonOpt, console, open_project, print_json, print_next_steps
 from datakit.spec.model import TaskType
 
 TEMPLATES = get_args(TaskType)
@@ -53,9 +53,8 @@ def init(
     console.print(f"created a [bold]{template}[/] project in {result.root}")
     for name in result.created:
         console.print(f"  + {name}")
-    console.print(
-        f"next: edit {result.root / 'datakit.yaml'}, then run `datakit plan -p {directory}`"
-    )
+    console.print(f"next: edit {result.root / 'datakit.yaml'} (targets, classes, fields)")
+    print_next_steps(open_project(result.root))
 
 
 def register(app: typer.Typer) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 import typer
 
@@ -23,6 +23,9 @@ from datakit.cli._common import (
 class LayoutChoice(StrEnum):
     aihub = "aihub"
     huggingface = "huggingface"
+    coco = "coco"
+    yolo = "yolo"
+    conll = "conll"
 
 
 class MediaChoice(StrEnum):
@@ -42,7 +45,8 @@ def package(
         list[LayoutChoice] | None,
         typer.Option(
             "--layout",
-            help="Extra layout: aihub (Training/Validation zips). Repeatable.",
+            help="Extra layout: aihub (Training/Validation zips); coco, yolo (object "
+            "detection: COCO JSON, Ultralytics data.yaml); conll (NER, IOB2). Repeatable.",
             case_sensitive=False,
         ),
     ] = None,
@@ -78,8 +82,11 @@ def package(
     when a split's share misses its ratio by more than splits.tolerance.
 
     Example: datakit package -p reviews --layout aihub
+
+    Example: datakit package -p roads --layout coco --layout yolo
     """
     from datakit.package.balance import LargeUnit
+    from datakit.package.run import Layout
     from datakit.package.run import package as run_package
 
     layouts = [x.value for x in (layout or [])]
@@ -88,7 +95,7 @@ def package(
         result = run_package(
             proj,
             version=release_version,
-            layouts=["aihub"] if "aihub" in layouts else [],
+            layouts=[cast(Layout, x) for x in layouts if x != "huggingface"],
             media=media.value,
             accept_failed_check=accept_failed_check,
             accept_split_deviation=accept_split_deviation,

@@ -4,7 +4,14 @@ from typing import Annotated
 
 import typer
 
-from datakit.cli._common import JsonOpt, ProjectOpt, console, open_project, print_json
+from datakit.cli._common import (
+    JsonOpt,
+    ProjectOpt,
+    console,
+    open_project,
+    print_json,
+    print_next_steps,
+)
 
 
 def plan(
@@ -38,6 +45,8 @@ def plan(
         print_json(result.to_dict())
     else:
         _render(result)
+        if result.ok:
+            print_next_steps(open_project(project))
     if not result.ok:
         raise typer.Exit(1)
 

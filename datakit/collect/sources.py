@@ -200,6 +200,21 @@ def find_sidecar(target: Path) -> Path | None:
     return None
 
 
+def default_sources(raw: Path) -> list[Path]:
+    """What ``datakit collect`` takes without arguments: the project's ``data/raw`` as one
+    source, unless files in it carry their own sidecars (``reviews.csv.meta.yaml``) and the
+    folder has none: then each top-level entry is its own source, so that every sidecar's
+    licence, consent and column mapping apply (a folder source reads only its own)."""
+    if not raw.is_dir() or find_sidecar(raw) is not None:
+        return [raw]
+    entries = sorted(
+        e for e in raw.iterdir() if not e.name.startswith(".") and not _is_sidecar(e.name)
+    )
+    if any(find_sidecar(e) is not None for e in entries):
+        return entries
+    return [raw]
+
+
 def resolve_options(
     target: Path,
     *,

@@ -1,5 +1,6 @@
 """The collect section of ``datakit status``: collected volume against the plan's targets,
-per class (where the class is known at intake) and per declared diversity attribute."""
+per class (where the class is known at intake; otherwise the annotate section counts it from
+the labels) and per declared diversity attribute; and the collect stage's next steps."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from collections import Counter
 from typing import Any
 
 from datakit.project import Project
+from datakit.status import NextStep
 
 
 def _attr_value(row: dict[str, Any], key: str, label_keys: set[str], group_key: str | None) -> Any:
@@ -39,11 +41,17 @@ def status_section(project: Project) -> dict[str, Any] | None:
     rows = table.to_pylist()
     ok_rows = [r for r in rows if r["status"] == "ok"]
     status_counts = Counter(r["status"] for r in rows)
+    reasons = Counter(
+        (str(r["reason"] or "").split(":", 1)[0].strip() or "quarantined")
+        for r in rows
+        if r["status"] == "quarantined"
+    )
     totals = {
         "items": len(rows),
         "ok": status_counts["ok"],
         "duplicate": status_counts["duplicate"],
         "quarantined": status_counts["quarantined"],
+        "quarantined_by_reason": dict(reasons.most_common()),
         "target": spec.targets.total,
     }
     out_rows: list[list[Any]] = []
@@ -53,7 +61,13 @@ def status_section(project: Project) -> dict[str, Any] | None:
 
     per_class: dict[str, dict[str, Any]] = {}
     label_counts = Counter(r["intake_label"] for r in ok_rows if r["intake_label"] is not None)
-    if label_counts or spec.targets.per_class:
+    if not label_counts and spec.targets.per_class:
+        # Not known at intake (NER, detection, unlabelled raw data): no 0 · 0.0% rows; the
+        # annotate section counts the classes from the labels.
+        for name, goal in spec.targets.per_class.items():
+            per_class[name] = {"collected": None, "target": goal}
+            out_rows.append(["class", name, "—", goal, "known after annotation"])
+    elif label_counts:
         names = list(spec.targets.per_class) + sorted(
             set(label_counts) - set(spec.targets.per_class)
         )
@@ -84,6 +98,8 @@ def status_section(project: Project) -> dict[str, Any] | None:
             plan_txt = "" if planned.get(value) is None else f"{planned[value]:.0%}"
             out_rows.append([attr, value, n, plan_txt, f"{share:.1%}"])
         composition[attr] = comp
+    for reason, n in reasons.most_common():
+        out_rows.append(["quarantined", reason, n, "", ""])
     return {
         "table": {
             "title": "collected (status ok) vs targets",
@@ -98,3 +114,46 @@ def status_section(project: Project) -> dict[str, Any] | None:
 
 def _pct(n: int, target: int | None) -> str:
     return f"{n / target:.1%}" if target else ""
+
+
+def next_steps(project: Project, sections: dict[str, Any]) -> list[NextStep]:
+    """Nothing collected yet; quarantined files, by reason; fewer items than planned."""
+    section = sections.get("collect")
+    if section is None:
+        return [
+            NextStep(
+                "collect",
+                "todo",
+                f"nothing collected yet (raw data goes in {project.paths.rel(project.paths.raw)}/)",
+                command="datakit collect",
+                reason="collect.none",
+            )
+        ]
+    totals = section["totals"]
+    steps = []
+    if totals["quarantined"]:
+        by_reason = ", ".join(f"{r} {n:,}" for r, n in totals["quarantined_by_reason"].items())
+        steps.append(
+            NextStep(
+                "collect",
+                "warning",
+                f"{totals['quarantined']:,} files quarantined ({by_reason}; the manifest's "
+                "rows with status quarantined say why): fix or replace them, or adjust "
+                "data.requirements in datakit.yaml",
+                path=project.paths.rel(project.paths.manifest),
+                reason="collect.quarantined",
+            )
+        )
+    target = totals["target"]
+    if target and totals["ok"] < target:
+        steps.append(
+            NextStep(
+                "collect",
+                "warning",
+                f"collected {totals['ok']:,} of the {target:,} items planned "
+                f"({totals['ok'] / target:.1%})",
+                command="datakit collect",
+                reason="collect.short",
+            )
+        )
+    return steps

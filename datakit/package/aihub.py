@@ -24,10 +24,11 @@ import pyarrow.parquet as pq
 
 from datakit.errors import ReleaseError
 from datakit.io import read_json
+from datakit.labels import content_column
 from datakit.project import Project
 from datakit.spec.model import ProjectSpec
 
-from .shards import content_column, is_media
+from .shards import is_media
 
 PUBLIC_SPLITS = {"train": ("Training", "TS", "TL"), "validation": ("Validation", "VS", "VL")}
 MAX_BUCKETS = 50
@@ -46,7 +47,7 @@ def label_validator(project: Project, spec: ProjectSpec) -> Any:
     if path.is_file():
         schema = read_json(path)
     else:
-        from datakit.plan.artefacts import label_record_schema
+        from datakit.labels import label_record_schema
 
         schema = label_record_schema(spec)
     return fastjsonschema.compile(schema)

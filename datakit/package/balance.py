@@ -13,8 +13,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from datakit.errors import EXIT_GATE_FAILED, ReleaseError
-
-from .splits import split_names
+from datakit.splits import split_names
 
 # Named in the report: at most this many large units, and group/cluster values per unit.
 MAX_UNITS_NAMED = 10

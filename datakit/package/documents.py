@@ -16,7 +16,7 @@ from typing import Any
 import yaml
 
 from datakit.io import dumps_json, write_text
-from datakit.plan.documents import field_dictionary_table, md_table
+from datakit.markdown import field_dictionary_table, md_table
 from datakit.reports import AgreementFigures
 from datakit.spec.model import ProjectSpec
 
@@ -182,6 +182,7 @@ def description_ko(spec: ProjectSpec, meta: dict[str, Any], history: list[dict[s
             "- `aihub/…/Training|Validation/02.라벨링데이터/TL_|VL_<분류>.zip`: 항목별 라벨 JSON "
             "(`<항목ID>.json`, 라벨 스키마로 검증됨). Test 분할은 공개 트리에 포함하지 않습니다.",
         ]
+    lines += [_LAYOUT_FILES_KO[k] for k in ("coco", "yolo", "conll") if k in rel["layouts"]]
     lines += ["", "### 4.2 필드 정의 (라벨 데이터)", "", field_dictionary_table(spec), ""]
     lines += ["### 4.3 학습용 샤드 컬럼", ""]
     lines += [
@@ -237,12 +238,22 @@ def description_ko(spec: ProjectSpec, meta: dict[str, Any], history: list[dict[s
     return "\n".join(lines)
 
 
+_LAYOUT_FILES_KO = {
+    "coco": "- `coco/annotations/instances_<분할>.json`, `coco/images/<분할>/`: "
+    "COCO 객체 탐지 형식 (bbox 픽셀 [x, y, w, h], 카테고리 ID는 클래스 순서대로 1부터)",
+    "yolo": "- `yolo/data.yaml`, `yolo/images|labels/<분할>/`: Ultralytics YOLO 형식 "
+    "(클래스 ID는 0부터, 좌표는 이미지 대비 0~1)",
+    "conll": "- `conll/<분할>.conll`, `conll/<분할>.ids.txt`, `conll/labels.txt`: 개체명 CoNLL "
+    "형식 (IOB2, `토큰 태그`)",
+}
+
+
 def _validity_ko(data: dict[str, Any] | None) -> list[str]:
     """모델·유효성 검증: model, features, metric, value, target, pass (and per class)."""
     if data is None:
         return []
-    from datakit.check.validity import ValidityResult
-    from datakit.check.validity import render as vr
+    from datakit import validity_report as vr
+    from datakit.validity_report import ValidityResult
 
     r = ValidityResult.from_dict(data)
     lines = [
@@ -296,16 +307,27 @@ def _hf_dtype(arrow_type: str) -> Any:
     }.get(arrow_type, arrow_type)
 
 
+def _class_label_yaml(feature: dict[str, Any]) -> dict[str, Any]:
+    # the card writes ClassLabel names as {'0': name, ...}, as datasets' own cards do
+    return {"class_label": {"names": {str(i): n for i, n in enumerate(feature["names"])}}}
+
+
 def _feature_yaml(name: str, feature: dict[str, Any]) -> dict[str, Any]:
+    """One entry of the card's ``dataset_info.features`` (the YAML form ``datasets`` reads
+    with ``Features._from_yaml_list``) from a feature's JSON form."""
     t = feature.get("_type")
     if t in ("Image", "Audio"):
         return {"name": name, "dtype": t.lower()}
     if t == "Value":
         return {"name": name, "dtype": feature["dtype"]}
+    if t == "ClassLabel":
+        return {"name": name, "dtype": _class_label_yaml(feature)}
     if t == "List":
         inner = feature["feature"]
         if inner.get("_type") == "Value":
             return {"name": name, "list": inner["dtype"]}
+        if inner.get("_type") == "ClassLabel":
+            return {"name": name, "list": _class_label_yaml(inner)}
         return {"name": name, "list": [_feature_yaml(k, v) for k, v in inner.items()]}
     return {"name": name, "struct": [_feature_yaml(k, v) for k, v in feature.items()]}
 
@@ -330,6 +352,7 @@ def dataset_card(spec: ProjectSpec, meta: dict[str, Any]) -> str:
     media = meta["release"]["media"]
     schema = release_schema(spec, "reference" if media == "reference" else "embed")
     features = json.loads(schema.metadata[b"huggingface"])["info"]["features"]
+    loadable = [s for s, n in counts["splits"].items() if n]
     header = {
         "license": ds["license"].lower(),
         "language": ["ko"],
@@ -340,7 +363,9 @@ def dataset_card(spec: ProjectSpec, meta: dict[str, Any]) -> str:
         "configs": [
             {
                 "config_name": "default",
-                "data_files": [{"split": s, "path": f"data/{s}-*"} for s in counts["splits"]],
+                # A split with no rows keeps its empty shard in data/ but is not declared:
+                # `datasets` refuses a declared split that holds no data.
+                "data_files": [{"split": s, "path": f"data/{s}-*"} for s in loadable],
                 "default": True,
             }
         ],
@@ -353,6 +378,7 @@ def dataset_card(spec: ProjectSpec, meta: dict[str, Any]) -> str:
                     "num_bytes": sum(x["bytes"] for x in meta["shards"][s]),
                 }
                 for s, n in counts["splits"].items()
+                if n
             ],
         },
     }
@@ -438,8 +464,10 @@ def dataset_card(spec: ProjectSpec, meta: dict[str, Any]) -> str:
         "",
         "```python",
         "from datasets import load_dataset",
-        'ds = load_dataset("parquet", data_dir="data")',
+        'ds = load_dataset("path/to/this/folder")  # class fields as ClassLabel, from this card',
         "```",
+        "",
+        "The Parquet shards keep class values as strings (for DuckDB, pandas, pyarrow).",
         "",
         "Personal information: only de-identified content is released "
         f"(detected kinds: {', '.join(meta['pii']['detect'])}; action: {meta['pii']['action']}).",
@@ -611,8 +639,8 @@ def _validity_card(data: dict[str, Any] | None, ds: dict[str, Any]) -> list[str]
     """The baseline's results in Hugging Face ``model-index`` form (a YAML block)."""
     if data is None or data.get("value") is None:
         return []
-    from datakit.check.validity import ValidityResult
-    from datakit.check.validity import render as vr
+    from datakit import validity_report as vr
+    from datakit.validity_report import ValidityResult
 
     r = ValidityResult.from_dict(data)
     index = vr.model_index(r, dataset_id=ds["id"], dataset_name=ds["name"]["en"])

@@ -12,7 +12,7 @@ import pyarrow.compute as pc
 
 from datakit.spec.model import ProjectSpec
 
-from .metadata import _by_split, attribute_counts, class_counts
+from .metadata import attribute_counts, by_split, class_counts
 
 
 def _add(acc: dict[str, Any], new: dict[str, Any]) -> None:
@@ -51,7 +51,7 @@ class ReleaseFigures:
     ) -> ReleaseFigures:
         totals: dict[str, dict[str, Any]] = {"source_name": {}, "label_method": {}}
         for name in ("source_name", "label_method") if lineage else ("source_name",):
-            by = _by_split(table[name], splits)
+            by = by_split(table[name], splits)
             totals[name] = {k: sum(v.values()) for k, v in by.items()}
         sums = {
             name: [float(pc.sum(table[name]).as_py() or 0), len(table) - table[name].null_count]

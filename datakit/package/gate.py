@@ -4,15 +4,12 @@ then records it in its metadata and documents."""
 
 from __future__ import annotations
 
-import threading
-from concurrent.futures import Future
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from datakit.errors import ArtefactError, ReleaseError
-from datakit.io import sha256_file
+from datakit.io import file_sha256
 from datakit.project import Project
 from datakit.reports import QUALITY_FILE, QualityReport
 
@@ -44,56 +41,12 @@ class GateResult:
 
 
 def _validity(rep: QualityReport | None) -> dict[str, Any] | None:
-    """The check's validity result (datakit.check.validity.ValidityResult), read back by
-    its own type; None without one."""
-    from datakit.check.validity import ValidityResult
+    """The check's validity result (:class:`datakit.validity_report.ValidityResult`), read
+    back by its own type; None without one."""
+    from datakit.validity_report import ValidityResult
 
     found = None if rep is None else ValidityResult.from_indicator(rep.indicators.get("validity"))
     return None if found is None else found.to_dict()
-
-
-@lru_cache(maxsize=16)
-def _sha(path: str, mtime_ns: int, size: int) -> str:
-    return sha256_file(path)
-
-
-_PENDING: dict[tuple[str, int, int], Future[str]] = {}
-_PENDING_LOCK = threading.Lock()
-
-
-def file_sha256(path: Path) -> str:
-    """sha256 of a file, remembered while the file is unchanged (the gate and the release
-    provenance both need the input hashes). Waits for a hash :func:`prefetch_sha256` started."""
-    st = path.stat()
-    key = (str(path), st.st_mtime_ns, st.st_size)
-    with _PENDING_LOCK:
-        pending = _PENDING.pop(key, None)
-    if pending is not None:
-        pending.result()  # computed by the prefetch thread, now in the cache
-    return _sha(*key)
-
-
-def prefetch_sha256(paths: list[Path]) -> None:
-    """Start hashing ``paths`` on a background thread (hashlib releases the GIL), so that
-    the gate's staleness check costs nothing when it comes after other work."""
-    for path in paths:
-        if not path.is_file():
-            continue
-        st = path.stat()
-        key = (str(path), st.st_mtime_ns, st.st_size)
-        future: Future[str] = Future()
-        with _PENDING_LOCK:
-            if key in _PENDING:
-                continue
-            _PENDING[key] = future
-
-        def run(key: tuple[str, int, int] = key, future: Future[str] = future) -> None:
-            try:
-                future.set_result(_sha(*key))
-            except BaseException as exc:  # surfaces in file_sha256
-                future.set_exception(exc)
-
-        threading.Thread(target=run, name="sha256-prefetch", daemon=True).start()
 
 
 def quality_report_path(project: Project) -> Path:

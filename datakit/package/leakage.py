@@ -18,11 +18,11 @@ def overlap(values: pa.ChunkedArray | pa.Array, splits: pa.ChunkedArray | pa.Arr
     """Number of distinct non-null values that occur in more than one split."""
     if len(values) == 0:
         return 0
-    from .splits import _codes, sha256_codes
+    from datakit.splits import dictionary_codes, sha256_codes
 
     fast = sha256_codes(values)
-    v = fast if fast is not None else _codes(values)
-    s = _codes(splits)
+    v = fast if fast is not None else dictionary_codes(values)[0]
+    s = dictionary_codes(splits)[0]
     keep = v >= 0
     if not keep.any():
         return 0
@@ -50,7 +50,7 @@ def leakage_figures(
 
 def overlap_keys(values: np.ndarray, valid: np.ndarray, split_idx: np.ndarray) -> int:  # type: ignore[type-arg]
     """:func:`overlap` on fixed-width keys (uint64 hashes with a validity mask)."""
-    from .splits import maybe_repeated
+    from datakit.splits import maybe_repeated
 
     keep = np.flatnonzero(valid)
     keep = keep[maybe_repeated(values[keep])]  # a value seen once cannot span splits

@@ -18,12 +18,12 @@ from datakit.spec.model import ProjectSpec
 NULL_VALUE = "(없음)"
 
 
-def _by_split(
+def by_split(
     values: pa.Array | pa.ChunkedArray, splits: pa.Array | pa.ChunkedArray
 ) -> dict[str, dict[str, int]]:
     """value → split → count (nulls under ``(없음)``). Counted as one ``bincount`` over
     (value code, split code) pairs; ``splits`` may be dictionary-encoded already."""
-    from .splits import dictionary_codes
+    from datakit.splits import dictionary_codes
 
     v, v_dict = dictionary_codes(pc.fill_null(values.cast(pa.string()), NULL_VALUE))
     s, s_dict = dictionary_codes(splits)
@@ -62,13 +62,13 @@ def count_classes(
     if isinstance(splits, pa.ChunkedArray):
         splits = splits.combine_chunks()
     if field_type == "class":
-        counts = _by_split(col, splits)
+        counts = by_split(col, splits)
     else:
         parents = pc.list_parent_indices(col)
         flat = pc.list_flatten(col)
         labels = flat if field_type == "classes" else pc.struct_field(flat, "label")
         pairs = pa.table({"p": parents, "v": labels}).group_by(["p", "v"]).aggregate([])
-        counts = _by_split(pairs.column("v"), pc.take(splits, pairs.column("p")))
+        counts = by_split(pairs.column("v"), pc.take(splits, pairs.column("p")))
     # Declared classes always appear, with zero counts where absent.
     ordered = {c: counts.get(c, {}) for c in class_names}
     ordered.update({k: v for k, v in counts.items() if k not in ordered})
@@ -91,7 +91,7 @@ def attribute_counts(
     spec: ProjectSpec, items: pa.Table, splits: pa.ChunkedArray | pa.Array
 ) -> dict[str, dict[str, dict[str, int]]]:
     return {
-        name: _by_split(items.column(name), splits)
+        name: by_split(items.column(name), splits)
         for name in attribute_fields(spec)
         if name in items.column_names and not pa.types.is_nested(items.column(name).type)
     }

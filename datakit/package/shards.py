@@ -11,7 +11,7 @@ import json
 import queue
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from contextlib import suppress
 from pathlib import Path
 from typing import Any, Literal
 
@@ -19,29 +19,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from datakit.errors import ReleaseError
-from datakit.plan.artefacts import TASK_DATA_KEY
-from datakit.spec.model import FieldDef, ProjectSpec
+from datakit.label_table import field_type
+from datakit.labels import content_column
+from datakit.spec.model import ProjectSpec
 
 MediaMode = Literal["embed", "reference"]
 
-SPAN = pa.struct(
-    [
-        pa.field("start", pa.int64()),
-        pa.field("end", pa.int64()),
-        pa.field("label", pa.string()),
-        pa.field("text", pa.string()),
-    ]
-)
-BOX = pa.struct(
-    [
-        pa.field("label", pa.string()),
-        pa.field("x", pa.float64()),
-        pa.field("y", pa.float64()),
-        pa.field("width", pa.float64()),
-        pa.field("height", pa.float64()),
-        pa.field("rotation", pa.float64()),
-    ]
-)
 MEDIA = pa.struct([pa.field("bytes", pa.binary()), pa.field("path", pa.string())])
 
 # Lineage columns added after the field dictionary's columns.
@@ -56,38 +39,9 @@ LINEAGE_FIELDS: tuple[pa.Field, ...] = (
 )
 LINEAGE_NAMES = tuple(f.name for f in LINEAGE_FIELDS)
 
-_SCALAR: dict[str, pa.DataType] = {
-    "string": pa.string(),
-    "integer": pa.int64(),
-    "number": pa.float64(),
-    "boolean": pa.bool_(),
-    "date": pa.string(),  # ISO 8601 text, as in the label records
-    "datetime": pa.string(),
-    "class": pa.string(),
-    "choice": pa.string(),
-    "classes": pa.list_(pa.string()),
-    "spans": pa.list_(SPAN),
-    "boxes": pa.list_(BOX),
-}
-
-
-def field_type(f: FieldDef) -> pa.DataType:
-    return _SCALAR[f.type]
-
-
-def content_column(spec: ProjectSpec) -> str:
-    """Name of the content column: ``text`` for text/tabular, else ``image``/``audio``/``video``."""
-    return TASK_DATA_KEY[spec.data.type]
-
 
 def is_media(spec: ProjectSpec) -> bool:
     return spec.data.type in ("image", "audio", "video")
-
-
-def label_table_schema(spec: ProjectSpec) -> pa.Schema:
-    """Schema for reading labels.jsonl: every field except the content (taken from the manifest)."""
-    content = content_column(spec)
-    return pa.schema([pa.field(f.name, field_type(f)) for f in spec.fields if f.name != content])
 
 
 def release_schema(spec: ProjectSpec, media: MediaMode = "embed") -> pa.Schema:
@@ -116,7 +70,10 @@ def release_schema(spec: ProjectSpec, media: MediaMode = "embed") -> pa.Schema:
     cols.extend(LINEAGE_FIELDS)
     schema = pa.schema(cols)
     features = {
-        f.name: hf_feature(f.type, spec, f.name == content and media == "embed") for f in cols
+        f.name: with_class_labels(
+            hf_feature(f.type, spec, f.name == content and media == "embed"), spec, f.name
+        )
+        for f in cols
     }
     meta = {
         b"huggingface": json.dumps({"info": {"features": features}}, ensure_ascii=False).encode()
@@ -143,6 +100,36 @@ def hf_feature(t: pa.DataType, spec: ProjectSpec, is_content_media: bool) -> dic
             t.field(i).name: hf_feature(t.field(i).type, spec, False) for i in range(t.num_fields)
         }
     return _value(t)
+
+
+def label_names(spec: ProjectSpec, name: str) -> tuple[str, ...] | None:
+    """The ordered names of a categorical field (the task's classes for class, classes,
+    spans and boxes; the declared values for choice), else None."""
+    f = next((x for x in spec.fields if x.name == name), None)
+    if f is None:
+        return None
+    if f.type in ("class", "classes", "spans", "boxes"):
+        return tuple(spec.task.class_names) or None
+    if f.type == "choice" and f.values:
+        return tuple(f.values)
+    return None
+
+
+def with_class_labels(feature: dict[str, Any], spec: ProjectSpec, name: str) -> dict[str, Any]:
+    """``feature`` with its categorical strings declared as ``ClassLabel`` (names in the spec's
+    order). The Arrow column keeps the strings; ``datasets`` encodes them when it is given these
+    features (the dataset card, or ``features=``), since its Parquet reader only takes metadata
+    features whose Arrow type matches the column exactly."""
+    names = label_names(spec, name)
+    if names is None:
+        return feature
+    label = {"names": list(names), "_type": "ClassLabel"}
+    kind = spec.field(name).type
+    if kind in ("class", "choice"):
+        return label
+    if kind == "classes":
+        return {**feature, "feature": label}
+    return {**feature, "feature": {**feature["feature"], "label": label}}  # spans, boxes
 
 
 def _value(t: pa.DataType) -> dict[str, Any]:
@@ -198,71 +185,131 @@ def _leaf_paths(schema: pa.Schema) -> list[str]:
 _LEAVES: dict[str, list[str]] = {}
 
 
-@dataclass
+class ShardFile:
+    """One release shard being written, by either engine. Its bytes depend only on its rows,
+    never on how they arrive: rows are buffered and written as row groups of exactly
+    ``row_group_rows`` (the last one shorter), each from one contiguous record batch.
+    pyarrow ends a data page wherever an input chunk ends, so writing the batches as they
+    came would put the page boundaries, and the checksums, where the input was cut.
+
+    The file is written under ``path + staging`` and renamed to ``path`` on ``close``;
+    ``filesystem`` is a ``pyarrow.fs`` filesystem (default: the local one)."""
+
+    def __init__(
+        self,
+        path: str | Path,
+        schema: pa.Schema,
+        row_group_rows: int,
+        *,
+        filesystem: Any = None,
+        staging: str = ".tmp",
+    ) -> None:
+        import pyarrow.fs as pafs
+
+        self.path = str(path)
+        self.tmp = self.path + staging
+        self.fs = filesystem if filesystem is not None else pafs.LocalFileSystem()
+        self.schema = schema
+        self.row_group_rows = max(1, row_group_rows)
+        self.rows = 0  # rows added (written or buffered)
+        self._buffer: list[pa.RecordBatch] = []
+        self._buffered = 0
+        self._writer: pq.ParquetWriter | None = pq.ParquetWriter(
+            self.tmp, schema, filesystem=self.fs, **writer_options(schema)
+        )
+
+    def add(self, rows: pa.RecordBatch | pa.Table) -> None:
+        batches = rows.to_batches() if isinstance(rows, pa.Table) else [rows]
+        for batch in batches:
+            if batch.num_rows:
+                self._buffer.append(batch)
+                self._buffered += batch.num_rows
+                self.rows += batch.num_rows
+        while self._buffered >= self.row_group_rows:
+            self._flush(self.row_group_rows)
+
+    def _flush(self, n: int) -> None:
+        """Write the first ``n`` buffered rows as one row group, from one contiguous batch."""
+        assert self._writer is not None
+        buffer = self._buffer
+        whole = buffer[0] if len(buffer) == 1 else pa.concat_batches(buffer)
+        self._writer.write_batch(whole.slice(0, n), row_group_size=n)
+        rest = whole.slice(n)
+        self._buffer = [rest] if rest.num_rows else []
+        self._buffered -= n
+
+    def close(self) -> int:
+        """Write what is buffered, close, rename into place; returns the file's size."""
+        if self._buffered:
+            self._flush(self._buffered)
+        assert self._writer is not None
+        self._writer.close()
+        self._writer = None
+        self.fs.move(self.tmp, self.path)
+        return int(self.fs.get_file_info(self.path).size)
+
+    def abort(self) -> None:
+        """Close and remove the partial file (after an error elsewhere)."""
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+        with suppress(FileNotFoundError):
+            self.fs.delete_file(self.tmp)
+
+
 class _SplitWriter:
-    split: str
-    total: int
-    rows_per_shard: int
-    row_group_rows: int
-    folder: Path
-    schema: pa.Schema
-    written: int = 0
-    shard_rows: int = 0
-    shard_index: int = 0
-    writer: pq.ParquetWriter | None = None
-    buffer: list[pa.RecordBatch] = field(default_factory=list)
-    buffered: int = 0
-    files: list[Path] = field(default_factory=list)
+    """The shards of one split, filled in order: ``rows_per_shard`` rows each."""
+
+    def __init__(
+        self,
+        split: str,
+        total: int,
+        rows_per_shard: int,
+        row_group_rows: int,
+        folder: Path,
+        schema: pa.Schema,
+    ) -> None:
+        self.split, self.total, self.folder, self.schema = split, total, folder, schema
+        self.rows_per_shard, self.row_group_rows = rows_per_shard, row_group_rows
+        self.written = 0
+        self.shard: ShardFile | None = None
+        self.files: list[Path] = []
 
     @property
     def shard_count(self) -> int:
         return max(1, -(-self.total // self.rows_per_shard))
 
-    def _open(self) -> pq.ParquetWriter:
-        if self.writer is None:
-            path = self.folder / shard_name(self.split, self.shard_index, self.shard_count)
+    def _open(self) -> ShardFile:
+        if self.shard is None:
+            path = self.folder / shard_name(self.split, len(self.files), self.shard_count)
             self.files.append(path)
-            self.writer = pq.ParquetWriter(path, self.schema, **writer_options(self.schema))
-        return self.writer
-
-    def _flush(self, n: int) -> None:
-        """Write the first ``n`` buffered rows as one row group."""
-        table = pa.Table.from_batches(self.buffer, schema=self.schema)
-        head, rest = table.slice(0, n), table.slice(n)
-        self._open().write_table(head, row_group_size=n)
-        self.written += n
-        self.shard_rows += n
-        self.buffer = rest.to_batches()
-        self.buffered = rest.num_rows
-        if self.shard_rows >= self.rows_per_shard:
-            self._close_shard()
+            self.shard = ShardFile(path, self.schema, min(self.row_group_rows, self.rows_per_shard))
+        return self.shard
 
     def _close_shard(self) -> None:
-        if self.writer is not None:
-            self.writer.close()
-            self.writer = None
-        self.shard_index += 1
-        self.shard_rows = 0
+        if self.shard is not None:
+            self.shard.close()
+            self.shard = None
 
     def add(self, batch: pa.RecordBatch) -> None:
-        if batch.num_rows == 0:
-            return
-        self.buffer.append(batch)
-        self.buffered += batch.num_rows
-        while True:
-            room = min(self.row_group_rows, self.rows_per_shard - self.shard_rows)
-            if self.buffered < room:
-                break
-            self._flush(room)
+        while batch.num_rows:
+            shard = self._open()
+            room = self.rows_per_shard - shard.rows
+            shard.add(batch.slice(0, room))
+            self.written += min(room, batch.num_rows)
+            batch = batch.slice(room)
+            if shard.rows >= self.rows_per_shard:
+                self._close_shard()
 
     def close(self) -> None:
-        if self.buffered:
-            self._flush(self.buffered)
-        if self.writer is not None:
-            self._close_shard()
         if not self.files:  # an empty split still gets one (empty) shard
             self._open()
-            self._close_shard()
+        self._close_shard()
+
+    def abort(self) -> None:
+        if self.shard is not None:
+            self.shard.abort()
+            self.shard = None
 
 
 class ShardWriter:
@@ -348,9 +395,7 @@ class ShardWriter:
         """Stop the background threads and close open files (after an error elsewhere)."""
         self._stop()
         for w in self.writers.values():
-            if w.writer is not None:
-                w.writer.close()
-                w.writer = None
+            w.abort()
 
     def close(self) -> dict[str, list[Path]]:
         self._stop()

@@ -1,4 +1,5 @@
-"""The package stage's section of ``datakit status``: the releases and what they hold."""
+"""The package stage's section of ``datakit status``: the releases and what they hold; and
+its next steps: package once the gate has passed, verify what was released."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from typing import Any
 
 from datakit.io import read_json
 from datakit.project import Project
+from datakit.status import NextStep
 
 
 def status_section(project: Project) -> dict[str, Any] | None:
@@ -53,3 +55,44 @@ def status_section(project: Project) -> dict[str, Any] | None:
             "rows": rows,
         },
     }
+
+
+def next_steps(project: Project, sections: dict[str, Any]) -> list[NextStep]:
+    """From the check section (the gate: passed, and about the current spec and data) and the
+    releases: package the current version, or verify the release made of it."""
+    check = sections.get("check")
+    if not check or "error" in check or check["stale"] or not check["passed"]:
+        return []  # the check stage says what to do first
+    version = project.spec.dataset.version
+    releases = (sections.get("package") or {}).get("releases", [])
+    made = next((r for r in releases if r["version"] == version), None)
+    if made is None:
+        return [
+            NextStep(
+                "package",
+                "todo",
+                f"quality gate passed; release {version} not built yet",
+                command="datakit package",
+                reason="package.not_built",
+            )
+        ]
+    if "error" in made:
+        return [
+            NextStep(
+                "package",
+                "failed",
+                f"release {version}: {made['error']}; build it again",
+                command="datakit package",
+                path=made.get("path"),
+                reason="package.unreadable",
+            )
+        ]
+    return [
+        NextStep(
+            "package",
+            "done",
+            f"release {version} built ({made['total']:,} items)",
+            command=f"datakit verify {version}",
+            reason="package.released",
+        )
+    ]

@@ -21,7 +21,7 @@ SHARD_RE = re.compile(r"^data/(train|validation|test)-(\d{5})-of-(\d{5})\.parque
 
 @dataclass
 class VerifyProblem:
-    check: str  # checksums | metadata | shards | counts | leakage
+    check: str  # checksums | metadata | layouts | shards | counts | leakage
     where: str
     message: str
 
@@ -128,6 +128,12 @@ def verify_release(path: str | Path) -> VerifyReport:
     report.checks["metadata"] = len(report.problems) == n_before
     n_before = len(report.problems)
 
+    # 2b. export layouts (coco, yolo, conll): their files are there, one image per item.
+    if meta:
+        _check_layouts(report, root, meta)
+    report.checks["layouts"] = len(report.problems) == n_before
+    n_before = len(report.problems)
+
     # 3. shards: names, readable, counts per split against the metadata.
     shard_paths = sorted((root / "data").glob("*.parquet")) if (root / "data").is_dir() else []
     per_split: dict[str, list[Path]] = {}
@@ -232,6 +238,48 @@ def verify_release(path: str | Path) -> VerifyReport:
         _check_shares(report, root, meta["splits"])
     report.checks["split shares"] = len(report.problems) == n_before
     return report
+
+
+def _check_layouts(report: VerifyReport, root: Path, meta: dict[str, Any]) -> None:
+    """The files each export layout named in ``release.layouts`` must hold, per split."""
+    import json
+
+    layouts = set((meta.get("release") or {}).get("layouts") or [])
+    splits: dict[str, int] = (meta.get("counts") or {}).get("splits") or {}
+
+    def need(rel: str, layout: str) -> bool:
+        if (root / rel).is_file():
+            return True
+        report.add("layouts", rel, f"missing: the {layout} layout needs it")
+        return False
+
+    for split, n in splits.items():
+        if "coco" in layouts:
+            rel = f"coco/annotations/instances_{split}.json"
+            if need(rel, "coco"):
+                try:
+                    images = json.loads((root / rel).read_text(encoding="utf-8"))["images"]
+                except (ValueError, KeyError, TypeError) as exc:
+                    report.add("layouts", rel, f"not COCO JSON ({exc})")
+                    images = None
+                if images is not None and len(images) != n:
+                    report.add("layouts", rel, f"{len(images)} images, the split has {n} items")
+                for img in images or []:
+                    need(f"coco/images/{split}/{img.get('file_name')}", "coco")
+        if "yolo" in layouts:
+            folder = root / "yolo" / "images" / split
+            found = sorted(folder.iterdir()) if folder.is_dir() else []
+            if len(found) != n:
+                report.add("layouts", f"yolo/images/{split}", f"{len(found)} images, expected {n}")
+            for img in found:
+                need(f"yolo/labels/{split}/{img.stem}.txt", "yolo")
+        if "conll" in layouts:
+            need(f"conll/{split}.conll", "conll")
+            need(f"conll/{split}.ids.txt", "conll")
+    if "yolo" in layouts:
+        need("yolo/data.yaml", "yolo")
+    if "conll" in layouts:
+        need("conll/labels.txt", "conll")
 
 
 def _check_shard(report: VerifyReport, rel: str, table: Any, meta: dict[str, Any]) -> None:

@@ -1,22 +1,16 @@
-"""Machine artefacts derived from the spec: the Label Studio labeling config, the JSON
-Schema of one label record, and the Great Expectations suites. Pure functions of the
-spec: the same spec always gives byte-identical output."""
+"""Machine artefacts derived from the spec: the Label Studio labeling config and the Great
+Expectations suites (the JSON Schema of one label record is :mod:`datakit.labels`'s, as
+package validates records with it too). Pure functions of the spec: the same spec always
+gives byte-identical output."""
 
 from __future__ import annotations
 
 from typing import Any
 from xml.sax.saxutils import quoteattr
 
-from datakit.spec.model import FieldDef, ProjectSpec
+from datakit.labels import TASK_DATA_KEY
+from datakit.spec.model import ProjectSpec
 
-# The key under which each data type's content sits in a Label Studio task's ``data``.
-TASK_DATA_KEY: dict[str, str] = {
-    "text": "text",
-    "tabular": "text",
-    "image": "image",
-    "audio": "audio",
-    "video": "video",
-}
 _PALETTE = (
     "#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4",
     "#46f0f0", "#f032e6", "#bcf60c", "#008080", "#9a6324",
@@ -93,103 +87,6 @@ def label_config_xml(spec: ProjectSpec) -> str:
         lines.append("  </Choices>")
     lines.append("</View>")
     return "\n".join(lines) + "\n"
-
-
-def _nullable(schema: dict[str, Any]) -> dict[str, Any]:
-    if "enum" in schema:
-        return {**schema, "enum": [*schema["enum"], None]}
-    if "type" in schema:
-        t = schema["type"]
-        return {**schema, "type": [*(t if isinstance(t, list) else [t]), "null"]}
-    return {"anyOf": [schema, {"type": "null"}]}
-
-
-def field_schema(f: FieldDef, classes: list[str]) -> dict[str, Any]:
-    """JSON Schema of one field-dictionary entry."""
-    s: dict[str, Any]
-    if f.type == "string":
-        s = {"type": "string"}
-        if f.minimum is not None:
-            s["minLength"] = int(f.minimum)
-        if f.maximum is not None:
-            s["maxLength"] = int(f.maximum)
-        if f.pattern:
-            s["pattern"] = f.pattern
-    elif f.type in ("integer", "number"):
-        s = {"type": f.type}
-        if f.minimum is not None:
-            s["minimum"] = int(f.minimum) if f.type == "integer" else f.minimum
-        if f.maximum is not None:
-            s["maximum"] = int(f.maximum) if f.type == "integer" else f.maximum
-    elif f.type == "boolean":
-        s = {"type": "boolean"}
-    elif f.type == "date":
-        s = {"type": "string", "format": "date", "pattern": r"^\d{4}-\d{2}-\d{2}$"}
-    elif f.type == "datetime":
-        s = {
-            "type": "string",
-            "format": "date-time",
-            "pattern": r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}",
-        }
-    elif f.type == "class":
-        s = {"enum": list(classes)}
-    elif f.type == "choice":
-        s = {"enum": list(f.values)}
-    elif f.type == "classes":
-        s = {"type": "array", "items": {"enum": list(classes)}, "uniqueItems": True}
-        if f.required:
-            s["minItems"] = 1
-    elif f.type == "spans":
-        s = {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "additionalProperties": False,
-                "required": ["start", "end", "label"],
-                "properties": {
-                    "start": {"type": "integer", "minimum": 0},
-                    "end": {"type": "integer", "minimum": 1},
-                    "label": {"enum": list(classes)},
-                    "text": {"type": "string"},
-                },
-            },
-        }
-    elif f.type == "boxes":
-        pct = {"type": "number", "minimum": 0, "maximum": 100}
-        s = {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "additionalProperties": False,
-                "required": ["label", "x", "y", "width", "height"],
-                "properties": {
-                    "label": {"enum": list(classes)},
-                    "x": pct,
-                    "y": pct,
-                    "width": pct,
-                    "height": pct,
-                    "rotation": {"type": "number"},
-                },
-            },
-        }
-    else:  # pragma: no cover - the schema's enum makes this unreachable
-        raise ValueError(f"unknown field type {f.type}")
-    s["description"] = f.description
-    return s if f.required else _nullable(s)
-
-
-def label_record_schema(spec: ProjectSpec) -> dict[str, Any]:
-    """JSON Schema (draft 2020-12) of one label record, from the field dictionary."""
-    classes = list(spec.task.class_names)
-    return {
-        "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "$id": f"urn:datakit:{spec.dataset.id}:label-record:{spec.dataset.version}",
-        "title": f"{spec.dataset.name_ko} 라벨링데이터 ({spec.dataset.name_en} label record)",
-        "type": "object",
-        "additionalProperties": False,
-        "required": [f.name for f in spec.fields if f.required],
-        "properties": {f.name: field_schema(f, classes) for f in spec.fields},
-    }
 
 
 # -- expectation suites ------------------------------------------------------------------

@@ -14,12 +14,8 @@ from typing import Literal
 
 from datakit.errors import ArtefactError
 from datakit.io import dumps_json, read_json, sha256_bytes, write_bytes, write_json
-from datakit.plan.artefacts import (
-    label_config_xml,
-    label_record_schema,
-    labels_suite,
-    manifest_suite,
-)
+from datakit.labels import label_record_schema
+from datakit.plan.artefacts import label_config_xml, labels_suite, manifest_suite
 from datakit.plan.documents import annotation_guide, category_definition, plan_summary_rows
 from datakit.project import Project
 from datakit.spec.model import ProjectSpec

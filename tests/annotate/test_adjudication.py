@@ -22,8 +22,9 @@ from datakit.annotate.agreement import (
     fleiss_kappa,
     krippendorff_alpha,
 )
+from datakit.annotate.importing import import_export
 from datakit.annotate.normalize import to_result
-from datakit.annotate.pull import build_outputs, import_export
+from datakit.annotate.pull import build_outputs
 from datakit.errors import ArtefactError
 from datakit.reports import AgreementReport
 

@@ -212,3 +212,30 @@ def test_wrong_token_on_a_real_server(label_studio) -> None:  # type: ignore[no-
         client.whoami()
     assert "HTTP 401" in exc.value.message or "HTTP 403" in exc.value.message
     assert bad not in exc.value.message
+
+
+def test_pull_state_round_trips_and_a_broken_file_means_a_full_pull(  # type: ignore[no-untyped-def]
+    planned_project,
+) -> None:
+    from datakit.annotate import state
+    from datakit.annotate.state import PullState
+
+    project = planned_project("text_classification", [{"id": "p1", "text": "좋아요"}])
+    server = "http://ls.test"
+    assert PullState.load(project, server, 7) == PullState(project_id=7)
+    running = PullState(7, "2026-11-29T00:00:00.000Z", "full", "2026-11-30T00:00:00.000Z", [3, 4])
+    running.save(project, server)
+    back = PullState.load(project, server, 7)
+    assert back == running and back.interrupted
+    assert PullState.load(project, server, 8) == PullState(project_id=8)  # another project
+    assert PullState.load(project, "http://other", 7) == PullState(project_id=7)
+    done = back.completed()
+    assert (done.watermark, done.pending, done.interrupted) == (running.started, None, False)
+    done.save(project, server)
+    assert state.load(project, "pull", server) == {
+        "project_id": 7,
+        "watermark": running.started,
+        "server": server,
+    }
+    state.save(project, "pull", server, {"project_id": 7, "pending": ["x"], "watermark": 5})
+    assert PullState.load(project, server, 7) == PullState(project_id=7)

@@ -36,7 +36,9 @@ class _Server:
             def _reply(self) -> None:
                 headers = {k.lower(): v for k, v in self.headers.items()}
                 outer.seen.append({"path": self.path, **headers})
-                route = outer.routes.get(urlsplit(self.path).path)
+                # Label Studio answers with and without the trailing slash (the SDK adds one)
+                path = urlsplit(self.path).path
+                route = outer.routes.get(path) or outer.routes.get(path.rstrip("/"))
                 if route is None:
                     status, kind, body = 404, "application/json", '{"detail": "Not found."}'
                 else:

@@ -11,8 +11,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from datakit.annotate.client import Connection, LabelStudioClient
+from datakit.annotate.importing import import_export
 from datakit.annotate.normalize import to_result
-from datakit.annotate.pull import import_export, pull
+from datakit.annotate.pull import pull
 from datakit.annotate.push import push
 from datakit.annotate.simulate import annotate, ensure_users, review, simulate
 from datakit.reports import AgreementReport
@@ -68,9 +69,8 @@ def test_full_loop(planned_project, ls_conn: Connection, tmp_path: Path) -> None
     # a skipped (cancelled) annotation by A2 on the single-annotation item
     with LabelStudioClient(ls_conn) as client:
         uid = ensure_users(client, [A2])[A2]
-        client.post(
-            f"/api/tasks/{tasks['rv10']['id']}/annotations",
-            json={"result": [], "completed_by": uid, "was_cancelled": True},
+        client.create_annotation(
+            int(tasks["rv10"]["id"]), result=[], completed_by=uid, was_cancelled=True
         )
 
     time.sleep(1.1)  # tasks changed in the second a pull starts are fetched again next time
@@ -133,18 +133,16 @@ def test_full_loop(planned_project, ls_conn: Connection, tmp_path: Path) -> None
         ann_id = next(
             r["annotation_id"] for r in table if r["item_id"] == "rv03" and r["annotator"] == A2
         )
-        client.patch(
-            f"/api/annotations/{ann_id}",
-            json={
-                "result": [
-                    {
-                        "from_name": "label",
-                        "to_name": "text",
-                        "type": "choices",
-                        "value": {"choices": ["부정"]},
-                    }
-                ]
-            },
+        client.sdk.annotations.update(
+            ann_id,
+            result=[
+                {
+                    "from_name": "label",
+                    "to_name": "text",
+                    "type": "choices",
+                    "value": {"choices": ["부정"]},
+                }
+            ],
         )
     third = pull(project, conn=ls_conn)
     assert third.tasks_fetched == 1
@@ -212,13 +210,11 @@ def test_ground_truth_review_in_the_labelling_project_is_not_a_rater(
         uid = ensure_users(client, [REV])[REV]
         tasks = {t["data"]["item_id"]: t["id"] for t in client.iter_tasks(res.project_id)}
         for iid, label in settle.items():
-            client.post(
-                f"/api/tasks/{tasks[iid]}/annotations",
-                json={
-                    "result": to_result(project.spec, {"label": label}),
-                    "completed_by": uid,
-                    "ground_truth": True,
-                },
+            client.create_annotation(
+                tasks[iid],
+                result=to_result(project.spec, {"label": label}),
+                completed_by=uid,
+                ground_truth=True,
             )
     time.sleep(1.1)
     second = pull(project, conn=ls_conn)
@@ -324,7 +320,7 @@ def test_predictions_are_imported_with_model_version_and_score(
         == 0
     )
     with LabelStudioClient(ls_conn) as client:
-        got = client.get("/api/predictions", params={"project": res.project_id})
+        got = client.predictions(res.project_id)
     got = [p for p in got if p["task"] in set(_task_ids(ls_conn, res.project_id))]
     assert sorted(round(p["score"], 2) for p in got) == [0.5, 0.6, 0.7]
     assert {p["model_version"] for p in got} == {"bert-v1"}

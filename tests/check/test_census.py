@@ -33,7 +33,7 @@ TEMPLATES = (
 
 
 def _schema(make_project: Any, template: str = "text_classification") -> dict[str, Any]:
-    from datakit.plan.artefacts import label_record_schema
+    from datakit.labels import label_record_schema
     from datakit.project import Project
 
     root = make_project(template)

@@ -215,6 +215,26 @@ def test_per_item_label_files_are_censused(text_project: Any, cli: Cli) -> None:
     assert data["inputs"]["label_files_count"] == 30
 
 
+def test_engines_meet_the_check_through_one_seam() -> None:
+    """``check_engine`` picks an engine by name, and both engines have the seam's methods
+    with its signatures (run.check calls nothing else of them)."""
+    import inspect
+
+    from datakit.check.engine import CheckEngine
+    from datakit.check.local import LocalCheckEngine
+    from datakit.check.run import check_engine
+    from datakit.check.spark import SparkCheckEngine
+
+    engine = check_engine("local", workers=1, batch_rows=10)
+    assert isinstance(engine, LocalCheckEngine) and engine.name == "local"
+    assert (engine.workers, engine.batch_rows) == (1, 10)
+    assert SparkCheckEngine.name == "spark"
+    for method in ("measure", "validate", "keep_label_table"):
+        want = inspect.signature(getattr(CheckEngine, method))
+        for cls in (LocalCheckEngine, SparkCheckEngine):
+            assert inspect.signature(getattr(cls, method)) == want, (cls.__name__, method)
+
+
 def test_cli_help_does_not_import_heavy_modules() -> None:
     code = (
         "import sys; from datakit.cli.app import app; "

@@ -12,8 +12,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from datakit.errors import InputError
 from datakit.check.expectations import Suite, labels_batches, load_suites, validate_batches
+from datakit.errors import InputError
 
 EXPS: tuple[dict[str, Any], ...] = (
     {"type": "expect_column_to_exist", "kwargs": {"column": "id"}},

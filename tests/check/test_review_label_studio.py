@@ -39,8 +39,8 @@ def test_review_project_round_trip(
             ]  # fmt: skip
             client.post(f"/api/tasks/{t['id']}/annotations", json={"result": result})
         # pushing the same sample again reuses its review project
-        from datakit.project import Project
         from datakit.check.inspection import push_review
+        from datakit.project import Project
 
         assert push_review(Project(root), client) == pid
     res = cli("check", "verdicts", "--from-label-studio", "-p", root, "--json")

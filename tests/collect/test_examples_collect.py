@@ -70,3 +70,32 @@ def test_road_objects(example_project: Callable[[str], Path]) -> None:
     weather = Counter(json.loads(str(r["attributes"]))["weather"] for r in ok)
     assert weather == {"맑음": 17, "흐림": 10, "비": 9}
     assert {r["source"] for r in ok} == {"도로촬영팀"}
+
+
+def test_collect_without_arguments_applies_the_sidecars_in_data_raw(
+    example_project: Callable[[str], Path], tmp_path: Path
+) -> None:
+    """`datakit collect` (what `datakit status` suggests) collects data/raw/reviews.csv with
+    its sidecar's mapping, as naming the file does: the same ids, intake labels and sources."""
+    import shutil
+
+    from typer.testing import CliRunner
+
+    from datakit.cli.app import app
+
+    named = example_project("review-sentiment")
+    bare = shutil.copytree(named, tmp_path / "bare")
+    collect(Project(named), [named / "data" / "raw" / "reviews.csv"])
+    result = CliRunner().invoke(app, ["collect", "-p", str(bare)])
+    assert result.exit_code == 0, result.output
+
+    def facts(root: Path) -> list[tuple[str, str, str, str]]:
+        return sorted(
+            (str(r["id"]), str(r["status"]), str(r["intake_label"]), str(r["source"]))
+            for r in read_manifest(root)
+        )
+
+    got = facts(bare)
+    assert got == facts(named)
+    assert {r[3] for r in got} == {"쇼핑몰A", "쇼핑몰B"}  # per-row source from the mapping
+    assert sum(r[2] != "None" for r in got) > 300  # intake labels from the mapping

@@ -12,13 +12,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-import datakit.package.inputs as inputs
+import datakit.release_keys as release_keys
+from datakit.check.run import check
 from datakit.errors import InputError
 from datakit.io import sha256_file
+from datakit.label_table import SHA_KEY, read_snapshot, snapshot_path, write_snapshot
 from datakit.package.run import package
-from datakit.package.snapshot import SHA_KEY, read_snapshot, snapshot_path, write_snapshot
 from datakit.project import Project
-from datakit.check.run import check
 
 
 def _sums(path: Path) -> str:
@@ -29,7 +29,7 @@ def _no_parsing(monkeypatch: pytest.MonkeyPatch) -> None:
     def fail(*a: object, **k: object) -> None:
         raise AssertionError("labels.jsonl was parsed although the snapshot is current")
 
-    monkeypatch.setattr(inputs, "read_labels", fail)  # fault injection: parsing is an error
+    monkeypatch.setattr(release_keys, "read_labels", fail)  # fault injection: parsing is an error
 
 
 def test_check_leaves_a_snapshot_package_uses_and_the_release_is_the_same(

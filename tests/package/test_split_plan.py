@@ -24,9 +24,9 @@ from datakit.io import read_json, sha256_file, write_json
 from datakit.package.balance import SplitDeviationError
 from datakit.package.leakage import leakage_figures
 from datakit.package.run import package
-from datakit.package.splits import place_large_units
 from datakit.package.verify import verify_release
 from datakit.project import Project
+from datakit.splits import place_large_units
 from tests.fixtures.corpora import corpus_project
 from tests.package.builders import make_ready_project, write_quality
 

@@ -14,7 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from datakit.package.leakage import leakage_figures
-from datakit.package.splits import assign_splits, stable_hash64
+from datakit.splits import assign_splits, stable_hash64
 
 RATIOS = {"train": 0.8, "validation": 0.1, "test": 0.1}
 
@@ -171,11 +171,11 @@ def test_release_assignment_is_order_free(ready, tmp_path, shuffle_seed: int) ->
 
 
 def test_sha256_codes_match_dictionary_codes() -> None:
-    from datakit.package.splits import _codes, sha256_codes
+    from datakit.splits import dictionary_codes, sha256_codes
 
     digests = [hashlib.sha256(str(i % 7).encode()).hexdigest() for i in range(50)]
     fast = sha256_codes(pa.array(digests))
-    slow = _codes(pa.array(digests))
+    slow = dictionary_codes(pa.array(digests))[0]
     assert fast is not None
     # Same partition of the rows, whatever the code numbers.
     assert len(set(zip(fast.tolist(), slow.tolist(), strict=True))) == 7
@@ -189,7 +189,7 @@ def test_hex64_prefix_rows_equals_int_parsing() -> None:
     that is not 64 characters with 16 hex ones first (each hex-adjacent byte tried)."""
     import random
 
-    from datakit.package.splits import hex64_prefix_rows
+    from datakit.splits import hex64_prefix_rows
 
     rng = random.Random(7)
     hexdigits = "0123456789abcdefABCDEF"
@@ -236,10 +236,10 @@ def test_release_assignment_equals_the_reference(ready, monkeypatch, sha) -> Non
     """The local engine's streaming assignment (hashed keys decided per value across small
     manifest batches, labels in another order than the manifest) gives each item the split
     the reference ``assign_splits`` gives it."""
-    from datakit.package import inputs
+    from datakit import release_keys
     from datakit.package.run import package
 
-    monkeypatch.setattr(inputs, "SCAN_BATCH_ROWS", 16)
+    monkeypatch.setattr(release_keys, "SCAN_BATCH_ROWS", 16)
     n = 150
     project = ready(
         n=n,

@@ -34,3 +34,29 @@ def spark() -> Iterator[Any]:
         pytest.skip(f"Spark not available: {exc}")
     yield session
     session.stop()
+
+
+@pytest.fixture(scope="session")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A standalone master and two workers (one core, 1 GB each) on 127.0.0.1, started from
+    pyspark's launcher; logs and work folders in a temporary folder; stopped at teardown
+    (also when a test failed). The executors' Python lacks datakit (tests/spark/standalone.py)."""
+    from tests.spark.standalone import StandaloneCluster, java_available
+
+    problem = None
+    try:
+        import pyspark  # noqa: F401
+    except ImportError:
+        problem = "pyspark is not installed"
+    if problem is None and not java_available():
+        problem = "java is not on PATH (nor JAVA_HOME)"
+    if problem:
+        if os.environ.get("CI"):
+            pytest.fail(f"a Spark cluster is required when CI is set: {problem}")
+        pytest.skip(f"no Spark cluster: {problem}")
+    folder = tmp_path_factory.mktemp("spark-cluster")
+    running = StandaloneCluster(folder).start()
+    try:
+        yield running
+    finally:
+        running.stop()

@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 
-from datakit.project import Project
 from datakit.check.run import QualityReport, check
+from datakit.project import Project
 from tests.check.conftest import label_record, manifest_row, write_labels, write_manifest
 
 TIMINGS: dict[str, float] = {}
@@ -143,14 +143,14 @@ def test_every_error_class_over_many_byte_ranges(
     spark: Any, planned: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Ranges of 400 bytes: most lines straddle a range boundary, one owns no line."""
-    import datakit.check.spark as on_spark
+    import datakit.check.spark_jobs as jobs
 
     root = planned(name="ranges")
     every_error_project(root)
-    monkeypatch.setattr(on_spark, "RANGE_BYTES", 400)
+    monkeypatch.setattr(jobs, "RANGE_BYTES", 400)
     path = str(root / "annotations/labels.jsonl")
-    ranges = on_spark.byte_ranges(on_spark.file_size(path), 2)
-    owned = [on_spark.owned_bytes(path, a, b) for a, b in ranges]
+    ranges = jobs.byte_ranges(jobs.file_size(path), 2)
+    owned = [jobs.owned_bytes(path, a, b) for a, b in ranges]
     assert len(ranges) > 8 and b"" in owned
     local, remote = both(root)
     assert_same(local, remote)
@@ -182,7 +182,7 @@ def test_only_per_item_files(spark: Any, planned: Callable[..., Path]) -> None:
 def test_byte_ranges_own_every_line_once(tmp_path: Path) -> None:
     import random
 
-    from datakit.check.spark import byte_ranges, owned_bytes
+    from datakit.check.spark_jobs import byte_ranges, owned_bytes
 
     rng = random.Random(7)
     lines = [b"x" * rng.choice([0, 1, 5, 80, 400]) for _ in range(60)]

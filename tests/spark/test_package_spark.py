@@ -68,7 +68,7 @@ def _splits(release: Path) -> dict[str, str]:
     return out
 
 
-def _assert_same_release(local: Path, spark: Path, *, same_bytes: bool = True) -> dict[str, Any]:
+def _assert_same_release(local: Path, spark: Path) -> dict[str, Any]:
     a: dict[str, Any] = read_json(local / "metadata.json")
     b: dict[str, Any] = read_json(spark / "metadata.json")
     for key in SAME:
@@ -87,12 +87,12 @@ def _assert_same_release(local: Path, spark: Path, *, same_bytes: bool = True) -
             ta, tb = pq.read_table(local / s["path"]), pq.read_table(spark / s["path"])
             assert tb.schema.equals(ta.schema, check_metadata=True), s["path"]
             assert tb.equals(ta), s["path"]
-    # Written with the local writer's settings, shards and copied files are byte-identical.
+    # Written by the same writer, whose bytes depend only on the rows (not on how each
+    # engine chunks them), shards and copied files are byte-identical.
     content = ("data/", "files/")
-    if same_bytes:
-        assert {f["path"]: f["sha256"] for f in b["files"] if f["path"].startswith(content)} == {
-            f["path"]: f["sha256"] for f in a["files"] if f["path"].startswith(content)
-        }
+    assert {f["path"]: f["sha256"] for f in b["files"] if f["path"].startswith(content)} == {
+        f["path"]: f["sha256"] for f in a["files"] if f["path"].startswith(content)
+    }
     report = verify_release(spark)
     assert report.ok, [str(p) for p in report.problems]
     assert _splits(spark) == _splits(local)
@@ -119,9 +119,9 @@ def test_text_split_per_item_and_figures_match_local(
     one shuffle partition; ``several-partitions`` forces the code paths of large data
     (range-partitioned running totals, adaptive execution)."""
     if case == "several-partitions":
-        import datakit.package.spark as engine
+        import datakit.package.spark_splits as spark_splits
 
-        monkeypatch.setattr(engine, "ROWS_PER_PARTITION", 60)
+        monkeypatch.setattr(spark_splits, "ROWS_PER_PARTITION", 60)
     project = make_ready_project(
         make_project,
         n=420,
@@ -586,9 +586,8 @@ def test_real_corpus_split_matches_local(
 
     project = corpus_project(make_project, collected_hate_speech)
     local, spark_release = _both(project)
-    # Same rows, values and schema in every shard; on this corpus the train shard's text
-    # pages break where the input chunks did, so its bytes differ (issue 16: one writer
-    # whose bytes depend only on the rows).
-    meta = _assert_same_release(local, spark_release, same_bytes=False)
+    # Byte-identical shards: the engines feed the writer in different chunks (manifest
+    # batches here, Spark's Arrow batches there), and its bytes depend only on the rows.
+    meta = _assert_same_release(local, spark_release)
     assert meta["splits"]["within_tolerance"] and meta["leakage"]["total"] == 0
     assert (local / "excluded.csv").read_bytes() == (spark_release / "excluded.csv").read_bytes()

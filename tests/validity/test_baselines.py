@@ -10,12 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from datakit.project import Project
-from datakit.check.validity import SUSPECTS_FILE, SuspectList, ValidityResult, measure_validity
+from datakit.check.validity import SUSPECTS_FILE, SuspectList, measure_validity
 from datakit.check.validity.data import split_items
 from datakit.check.validity.suspects import Suspect, safe_cell
-from tests.fixtures.corpora import HATE_SPEECH, corpus
+from datakit.project import Project
+from datakit.validity_report import ValidityResult
 from tests.check.conftest import manifest_row, write_labels, write_manifest
+from tests.fixtures.corpora import HATE_SPEECH, corpus
 from tests.validity.builders import (
     HATE_TO_CLASS,
     flip_labels,
@@ -50,7 +51,7 @@ def test_splits_are_the_release_splits(make_project: Callable[..., Path]) -> Non
     never straddles two splits (nor two folds)."""
     import pyarrow as pa
 
-    from datakit.package.splits import assign_splits
+    from datakit.splits import assign_splits
 
     texts, labels = synthetic_reviews(90)
     groups = [f"g{i // 3}" for i in range(90)]

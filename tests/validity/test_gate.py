@@ -8,9 +8,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from datakit.project import Project
 from datakit.check.run import check
-from datakit.check.validity import ValidityResult
+from datakit.project import Project
+from datakit.validity_report import ValidityResult
 from tests.check.conftest import label_record, manifest_row, write_labels, write_manifest
 
 

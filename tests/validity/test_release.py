@@ -6,10 +6,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from datakit.check.report import write_reports
+from datakit.check.validity import measure_validity
 from datakit.io import read_json
 from datakit.package.run import package
-from datakit.check.report import write_reports
-from datakit.check.validity import ValidityResult, measure_validity
+from datakit.validity_report import ValidityResult
 from tests.package.builders import make_ready_project, write_quality
 
 

@@ -11,8 +11,6 @@ from typing import Any
 
 import pytest
 
-from datakit.errors import ProjectError
-from datakit.project import Project
 from datakit.check import indicators
 from datakit.check.inspection import (
     SHEET_FILE,
@@ -22,6 +20,8 @@ from datakit.check.inspection import (
     sample_verdicts,
 )
 from datakit.check.validity import SUSPECTS_FILE, SuspectList, measure_validity
+from datakit.errors import ProjectError
+from datakit.project import Project
 from tests.validity.builders import flip_labels, synthetic_reviews, text_project
 
 
@@ -98,8 +98,8 @@ class _FakeClient:
     def project(self, pid: int) -> None:
         return None
 
-    def post(self, path: str, json: dict[str, Any]) -> dict[str, Any]:
-        assert path == "/api/projects"
+    def create_project(self, **settings: Any) -> dict[str, Any]:
+        assert set(settings) == {"title", "label_config"}
         return {"id": 7}
 
     def import_tasks(self, pid: int, tasks: list[dict[str, Any]]) -> None:

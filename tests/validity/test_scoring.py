@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from datakit.project import Project
 from datakit.check.validity import measure_validity
 from datakit.check.validity.data import split_items
 from datakit.check.validity.scoring import detection_figures, transcription_figures
+from datakit.project import Project
 from tests.validity.builders import media_project
 
 

@@ -1,9 +1,9 @@
 """The labelled items with the split each will have in the release.
 
 The split assignment is a pure function of the manifest, the label records and the spec, so
-validity uses the package stage's own code (``load_keys`` + ``assign_split_indices``) and
-gets the very splits ``datakit package`` will write. Items the release leaves out (a
-cross-group near-duplicate, ``item_split == -1``) are not used."""
+validity uses the code ``datakit package`` uses (core's ``load_keys`` +
+``assign_split_indices``) and gets the very splits the release will have. Items the release
+leaves out (a cross-group near-duplicate, ``item_split == -1``) are not used."""
 
 from __future__ import annotations
 
@@ -47,8 +47,8 @@ def split_items(project: Project) -> SplitItems:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from datakit.package.inputs import load_keys
-    from datakit.package.splits import split_names
+    from datakit.release_keys import load_keys
+    from datakit.splits import split_names
 
     spec = project.spec
     keys = load_keys(project, spec)

@@ -16,9 +16,9 @@ import numpy as np
 import numpy.typing as npt
 
 from datakit.project import Project
+from datakit.validity_report import ValidityResult
 
 from .data import SplitItems, split_items
-from .result import ValidityResult
 from .suspects import METHOD, SUSPECTS_FILE
 
 DEFAULT_FOLDS = 5

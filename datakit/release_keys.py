@@ -1,28 +1,36 @@
-"""Loading what a release is made of: the manifest (narrow columns), the final label records
-and the consensus lineage, joined by item id. Content (text, media) is *not* loaded here;
-the shard writer streams it from the manifest batch by batch."""
+"""Pass one of a release: the manifest (narrow columns), the final label records and the
+consensus lineage, joined by item id and reduced to the keys the split rules need.
+
+Core, not package's: ``datakit check`` measures validity on the very splits ``datakit
+package`` will write, so both compute them from :func:`load_keys` and
+:meth:`ReleaseKeys.assign`. Content (text, media) is *not* loaded here; the shard writer
+streams it from the manifest batch by batch."""
 
 from __future__ import annotations
 
-import json
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.json as pj
 import pyarrow.parquet as pq
 
 from datakit.errors import InputError
+from datakit.io import file_sha256
+from datakit.label_table import read_labels, read_snapshot
 from datakit.project import Project
 from datakit.spec.model import ProjectSpec
+from datakit.splits import (
+    Assignment,
+    assign_split_indices,
+    hex64_prefix_rows,
+    stable_hash64,
+    stratum_ranks,
+)
 from datakit.tables import CONSENSUS_SCHEMA, MANIFEST_SCHEMA
-
-from .shards import content_column, label_table_schema
 
 # Manifest columns read in the first pass (keys and facts; content stays on disk).
 NARROW = (
@@ -68,11 +76,9 @@ class ReleaseKeys:
     def count(self) -> int:
         return len(self.positions)
 
-    def assign(self, spec: ProjectSpec) -> Any:
-        """The split of every item (``splits.Assignment``), by the spec's split rules: what
-        ``package`` releases and what the validity check trains and tests on."""
-        from .splits import assign_split_indices
-
+    def assign(self, spec: ProjectSpec) -> Assignment:
+        """The split of every item, by the spec's split rules: what ``package`` releases and
+        what the validity check trains and tests on."""
         return assign_split_indices(
             self.item_hash,
             self.keys,
@@ -95,75 +101,8 @@ class ReleaseKeys:
             self.pii_items = int(self.pii_flags.sum())
 
 
-def read_labels(path: Path, spec: ProjectSpec, project: Project) -> pa.Table:
-    """``labels.jsonl`` parsed into the release's label table; a record that does not fit
-    is named (file, line, item, field)."""
-    schema = label_table_schema(spec)
-    try:
-        table = pj.read_json(
-            path,
-            read_options=pj.ReadOptions(block_size=1 << 20),
-            parse_options=pj.ParseOptions(
-                explicit_schema=schema, unexpected_field_behavior="ignore"
-            ),
-        )
-        # pyarrow's JSON reader passes invalid UTF-8 inside strings through; full validation
-        # catches it, so that no such string reaches a release.
-        table.validate(full=True)
-    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
-        _locate_bad_label(path, spec, project, str(exc))
-        raise InputError(  # the slow scan found nothing more precise
-            f"cannot read label records: {exc}", file=project.paths.rel(path)
-        ) from exc
-    return table.select(schema.names).cast(schema)
-
-
-def _locate_bad_label(path: Path, spec: ProjectSpec, project: Project, reason: str) -> None:
-    """Find the first record whose value does not fit its field's type; raise naming it."""
-    from .shards import field_type
-
-    types = {f.name: field_type(f) for f in spec.fields}
-    content = content_column(spec)
-    with path.open("rb") as fh:
-        for n, raw in enumerate(fh, 1):
-            try:
-                line = raw.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                raise InputError(
-                    f"line {n} is not UTF-8 (byte {exc.start + 1})",
-                    file=project.paths.rel(path),
-                    hint="labels.jsonl is UTF-8; `datakit check` lists every such line",
-                ) from exc
-            if not line.strip():
-                continue
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise InputError(
-                    f"line {n} is not JSON ({exc.msg})", file=project.paths.rel(path)
-                ) from exc
-            item = str(rec.get("id", f"line {n}"))
-            for name, t in types.items():
-                if name == content or rec.get(name) is None:
-                    continue
-                try:
-                    pa.array([rec[name]], t)
-                except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError) as exc:
-                    raise InputError(
-                        f"value {json.dumps(rec[name], ensure_ascii=False)[:80]} does not fit "
-                        f"the field's type {spec.field(name).type} ({exc})",
-                        file=project.paths.rel(path),
-                        item=item,
-                        field=name,
-                        hint="fix the label record (or the field dictionary) and rerun "
-                        "`datakit check`",
-                    ) from exc
-
-
 def _hash_keys(values: pa.Array | pa.ChunkedArray, salt: int) -> tuple[Any, Any]:
     """(uint64 hash, valid mask) of a string key column; nulls are not keys."""
-    from .splits import stable_hash64
-
     valid = _bools(pc.is_valid(values))
     return stable_hash64(values.cast(pa.string()), salt), valid
 
@@ -172,8 +111,6 @@ def _sha_keys(values: pa.Array | pa.ChunkedArray) -> tuple[Any, Any]:
     """(key, valid) per row of the sha256 column, decided per value, never per batch: a digest
     is keyed by its first 64 bits, anything else by a salted hash of the whole string, so
     equal values get equal keys wherever they sit in the manifest."""
-    from .splits import hex64_prefix_rows
-
     prefix, ok = hex64_prefix_rows(values)
     if len(ok) and ok.all():
         return prefix, ok
@@ -195,10 +132,6 @@ def require_manifest_columns(project: Project, have: set[str]) -> None:
 def load_keys(project: Project, spec: ProjectSpec) -> ReleaseKeys:
     """Pass one: read the manifest's narrow columns batch by batch, parse the label records,
     pair them by id and reduce everything the split rules need to fixed-width arrays."""
-    from .gate import file_sha256
-    from .snapshot import read_snapshot
-    from .splits import stable_hash64, stratum_ranks
-
     paths = project.paths
     project.require(paths.manifest, produced_by="datakit collect")
     project.require(paths.labels, produced_by="datakit annotate pull")
@@ -284,7 +217,7 @@ def load_keys(project: Project, spec: ProjectSpec) -> ReleaseKeys:
     key = spec.stratify_key
     stratum = None
     if key is not None and key in labels.column_names:
-        stratum = stratum_ranks(_stratum(spec, pa.table({key: label_column(key)})))
+        stratum = stratum_ranks(stratum_values(spec, pa.table({key: label_column(key)})))
 
     sizes = scan["size"][positions]
     pii_flags = scan["has_pii"][positions]
@@ -317,8 +250,6 @@ def load_keys(project: Project, spec: ProjectSpec) -> ReleaseKeys:
 def _distinct(values: pa.ChunkedArray) -> bool:
     """Whether the (non-null) strings are all different: their 64-bit hashes sorted first,
     and only when two hashes meet, the exact (slower) count."""
-    from .splits import stable_hash64
-
     h = np.sort(stable_hash64(values, 0))
     if not (h[1:] == h[:-1]).any():
         return True
@@ -413,7 +344,9 @@ def _is_identity(idx: pa.Array | pa.ChunkedArray, n: int) -> bool:
     return bool(np.array_equal(arr, np.arange(n)))
 
 
-def _stratum(spec: ProjectSpec, lab: pa.Table) -> pa.ChunkedArray | pa.Array:
+def stratum_values(spec: ProjectSpec, lab: pa.Table) -> pa.ChunkedArray | pa.Array:
+    """The stratification key of every row of ``lab`` as a string (a list of classes joined
+    by ``|``); all null when the spec stratifies by nothing ``lab`` holds."""
     key = spec.stratify_key
     if key is None or key not in lab.column_names:
         return pa.nulls(lab.num_rows, pa.string())
