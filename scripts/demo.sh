@@ -56,4 +56,4 @@ for name in "${examples[@]}"; do
   )
 done
 echo "done: releases under build/demo/*/releases/1.0 — load one with" >&2
-echo "  python -c \"import datasets; print(datasets.load_dataset('parquet', data_dir='build/demo/review-sentiment/releases/1.0/data'))\"" >&2
+echo "  python -c \"import datasets; print(datasets.load_dataset('build/demo/review-sentiment/releases/1.0'))\"" >&2
