@@ -122,3 +122,18 @@ def label_record_schema(spec: ProjectSpec) -> dict[str, Any]:
         "required": [f.name for f in spec.fields if f.required],
         "properties": {f.name: field_schema(f, classes) for f in spec.fields},
     }
+
+
+def label_classes(value: Any) -> list[str]:
+    """The classes a label value holds, once per entity or box: a class, a list of classes,
+    or spans/boxes (``{"label": ...}``)."""
+    if isinstance(value, str):
+        return [value]
+    out: list[str] = []
+    if isinstance(value, list):
+        for v in value:
+            if isinstance(v, str):
+                out.append(v)
+            elif isinstance(v, dict) and isinstance(v.get("label"), str):
+                out.append(v["label"])
+    return out

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from datakit.labels import label_classes
 from datakit.project import Project
 from datakit.status import NextStep
 
@@ -146,7 +147,7 @@ def label_class_counts(project: Project) -> dict[str, Any] | None:
                 unreadable += 1
                 continue
             n += 1
-            held = _classes_of(rec.get(field.name))
+            held = label_classes(rec.get(field.name))
             items.update(set(held))
             units.update(held)
     targets = spec.targets.per_class
@@ -168,21 +169,6 @@ def label_class_counts(project: Project) -> dict[str, Any] | None:
             for c in names
         },
     }
-
-
-def _classes_of(value: Any) -> list[str]:
-    """The classes a label value holds, once per entity or box: a class, a list of classes,
-    or spans/boxes (``{"label": ...}``)."""
-    if isinstance(value, str):
-        return [value]
-    out: list[str] = []
-    if isinstance(value, list):
-        for v in value:
-            if isinstance(v, str):
-                out.append(v)
-            elif isinstance(v, dict) and isinstance(v.get("label"), str):
-                out.append(v["label"])
-    return out
 
 
 def _classes(labelled: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:

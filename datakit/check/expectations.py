@@ -473,6 +473,23 @@ def _columns_of(kwargs: dict[str, Any]) -> list[str] | None:
     return cols or None
 
 
+def number_expectations(
+    suites: Sequence[Suite],
+) -> tuple[dict[int, Outcome], list[tuple[int, dict[str, Any], str]]]:
+    """Every expectation of ``suites`` numbered in order: its (not yet run) outcome by
+    number, and ``(number, expectation, kind)`` for the engines to run."""
+    outcomes: dict[int, Outcome] = {}
+    flat: list[tuple[int, dict[str, Any], str]] = []
+    for suite in suites:
+        for i, exp in enumerate(suite.expectations):
+            idx = len(flat)
+            kwargs = dict(exp.get("kwargs") or {})
+            rule = (exp.get("meta") or {}).get("datakit_rule")
+            outcomes[idx] = Outcome(suite.name, suite.table, i, exp["type"], kwargs, rule)
+            flat.append((idx, exp, expectation_kind(exp["type"], kwargs)))
+    return outcomes, flat
+
+
 def validate_batches(
     open_batches: Callable[[], Iterator[Any]],
     suites: Sequence[Suite],
@@ -494,15 +511,7 @@ def validate_batches(
     def prep(batch: Any) -> Any:
         return _cap_frame(_to_pandas(batch), cap)
 
-    outcomes: dict[int, Outcome] = {}
-    flat: list[tuple[int, dict[str, Any], str]] = []
-    for suite in suites:
-        for i, exp in enumerate(suite.expectations):
-            idx = len(flat)
-            kwargs = dict(exp.get("kwargs") or {})
-            rule = (exp.get("meta") or {}).get("datakit_rule")
-            outcomes[idx] = Outcome(suite.name, suite.table, i, exp["type"], kwargs, rule)
-            flat.append((idx, exp, expectation_kind(exp["type"], kwargs)))
+    outcomes, flat = number_expectations(suites)
     if not flat:
         return []
 

@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 from datakit.check.census import ERROR_CLASSES, CensusResult
 from datakit.io import stored_encoding
+from datakit.labels import label_classes
 from datakit.reports import (
     INDICATORS,
     TITLES_KO,
@@ -165,16 +166,7 @@ def _norm_encoding(name: str) -> str:
 
 def classes_of(value: Any) -> set[str]:
     """The classes a label value holds: a class, a list of classes, or spans/boxes."""
-    if isinstance(value, str):
-        return {value}
-    out: set[str] = set()
-    if isinstance(value, list):
-        for v in value:
-            if isinstance(v, str):
-                out.add(v)
-            elif isinstance(v, dict) and isinstance(v.get("label"), str):
-                out.add(v["label"])
-    return out
+    return set(label_classes(value))
 
 
 def completeness(

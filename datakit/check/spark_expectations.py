@@ -31,6 +31,7 @@ from datakit.check.expectations import (
     Suite,
     adopt_result,
     expectation_kind,
+    number_expectations,
 )
 from datakit.check.spark_jobs import (
     arrow_batch,
@@ -264,17 +265,9 @@ def validate_frame(df: Any, suites: Sequence[Suite], *, cache: bool = False) -> 
     ``cache``, on a persisted copy of the columns they read (table-shape expectations see
     ``df`` itself, without ``ROW_COLUMN``)."""
     gx = _SparkGx()
-    outcomes: dict[int, Outcome] = {}
-    shape: list[tuple[int, dict[str, Any]]] = []
-    other: list[tuple[int, dict[str, Any]]] = []
-    for suite in suites:
-        for i, exp in enumerate(suite.expectations):
-            idx = len(outcomes)
-            kwargs = dict(exp.get("kwargs") or {})
-            rule = (exp.get("meta") or {}).get("datakit_rule")
-            outcomes[idx] = Outcome(suite.name, suite.table, i, exp["type"], kwargs, rule)
-            group = shape if expectation_kind(exp["type"], kwargs) == "schema" else other
-            group.append((idx, _for_spark(exp)))
+    outcomes, flat = number_expectations(suites)
+    shape = [(idx, _for_spark(exp)) for idx, exp, kind in flat if kind == "schema"]
+    other = [(idx, _for_spark(exp)) for idx, exp, kind in flat if kind != "schema"]
     if shape:
         vd = gx.definition(shape, outcomes)
         if vd is not None:
